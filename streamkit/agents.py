@@ -1,0 +1,276 @@
+"""Agents: named groups of actors processing one topic, redefinable live.
+
+An agent owns the buffer its topic's messages are put in and runs
+``concurrency`` actors that each call the agent's function with a
+:class:`~streamkit.streams.Stream` over that buffer.
+
+Redefining an agent (re-running its notebook cell, or calling
+:meth:`Agent.redefine`) swaps the function without losing or repeating a
+message: the buffer stays, the old actors' streams end after their current
+event, and the new actors start once the old ones are gone, so they continue
+with the next event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .events import Event, current_agent
+from .exceptions import AgentError
+from .streams import Stream, StreamBuffer
+from .topics import Topic
+
+if TYPE_CHECKING:
+    from .app import App
+
+logger = logging.getLogger(__name__)
+
+#: ``hook(agent, exception, event_or_None)``, called inside the failing actor.
+ErrorHook = Callable[["Agent", BaseException, "Event | None"], None]
+
+# How long a redefinition or a stop waits for an actor to finish its current
+# event before cancelling it (the event then goes back to the buffer).
+ACTOR_FINISH_TIMEOUT = 30.0
+
+
+class Agent:
+    """A stream processor: the decorated function and its running actors."""
+
+    def __init__(
+        self,
+        app: App,
+        fun: Callable[[Stream], Any],
+        *,
+        name: str,
+        topic: Topic,
+        concurrency: int = 1,
+        sinks: Iterable[Any] = (),
+        context: contextvars.Context | None = None,
+    ) -> None:
+        self.app = app
+        self.name = name
+        self.topic = topic
+        self.buffer = StreamBuffer(app.conf.stream_buffer_maxsize)
+        self.generation = 0
+        self.stopping = True
+        self.processed = 0
+        self.errors = 0
+        self.error_hooks: list[ErrorHook] = []
+        self._actors: list[asyncio.Task[None]] = []
+        self._swap: asyncio.Task[None] | None = None
+        self._configure(fun, concurrency, sinks, context)
+
+    def _configure(
+        self,
+        fun: Callable[[Stream], Any],
+        concurrency: int,
+        sinks: Iterable[Any],
+        context: contextvars.Context | None,
+    ) -> None:
+        if not callable(fun):
+            raise AgentError(f"agent {self.name!r}: {fun!r} is not callable")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise AgentError(
+                f"agent {self.name!r}: concurrency must be a positive int, "
+                f"got {concurrency!r}"
+            )
+        self.fun = fun
+        self.concurrency = concurrency
+        self.sinks = list(sinks)
+        self.context = context
+        self.__doc__ = fun.__doc__
+
+    def __repr__(self) -> str:
+        state = "running" if self._actors else "stopped"
+        return (
+            f"<Agent {self.name!r} topic={self.topic.name!r} "
+            f"concurrency={self.concurrency} {state}>"
+        )
+
+    def __call__(self, stream: Stream) -> Any:
+        return self.fun(stream)
+
+    @property
+    def running(self) -> bool:
+        return any(not task.done() for task in self._actors)
+
+    async def send(
+        self, *, key: Any = None, value: Any = None, partition: int | None = None
+    ) -> Any:
+        """Send a record to this agent's topic."""
+        return await self.topic.send(key=key, value=value, partition=partition)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the actors on the running loop."""
+        self.stopping = False
+        self._spawn_actors()
+
+    async def stop(self) -> None:
+        """Let each actor finish its current event, then end it."""
+        self.stopping = True
+        self.buffer.wake_all()
+        if self._swap is not None:
+            self._swap.cancel()
+        await self._retire(self._actors)
+        self._actors = []
+
+    def redefine(
+        self,
+        fun: Callable[[Stream], Any],
+        *,
+        concurrency: int | None = None,
+        sinks: Iterable[Any] | None = None,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        """Replace the agent's function; running actors are swapped live.
+
+        Raises :class:`~streamkit.exceptions.AgentError` for a bad function
+        or concurrency, leaving the running function untouched.
+        """
+        self._configure(
+            fun,
+            self.concurrency if concurrency is None else concurrency,
+            self.sinks if sinks is None else sinks,
+            context,
+        )
+        if self.stopping:
+            return
+
+        old_actors = self._actors
+        self._actors = []
+        self.generation += 1
+        self.buffer.wake_all()
+        previous = self._swap
+        self._swap = asyncio.get_running_loop().create_task(
+            self._swap_actors(old_actors, previous)
+        )
+
+    async def _swap_actors(
+        self, old: list[asyncio.Task[None]], previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        await self._retire(old)
+        if not self.stopping:
+            self._spawn_actors()
+            logger.info("agent %s: now running its new definition", self.name)
+
+    async def _retire(self, actors: list[asyncio.Task[None]]) -> None:
+        pending = [task for task in actors if not task.done()]
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=ACTOR_FINISH_TIMEOUT)
+        for task in late:
+            logger.warning(
+                "agent %s: an actor did not finish its event within %.0fs; "
+                "cancelling it (the event will be processed again)",
+                self.name,
+                ACTOR_FINISH_TIMEOUT,
+            )
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+
+    def _spawn_actors(self) -> None:
+        loop = asyncio.get_running_loop()
+        generation = self.generation
+        for index in range(self.concurrency):
+            coro = self._run_actor(Stream(self, self.buffer, generation), index)
+            if self.context is not None:
+                # A task copies the context it is created in: creating it
+                # inside ``context.run`` makes the actor's prints and errors
+                # belong to whoever captured the context (a notebook cell).
+                task = self.context.run(loop.create_task, coro)
+            else:
+                task = loop.create_task(coro)
+            self._actors.append(task)
+
+    # -- the actor ---------------------------------------------------------
+
+    async def _run_actor(self, stream: Stream, index: int) -> None:
+        current_agent.set(self)
+        logger.info("agent %s: actor %d started", self.name, index)
+        try:
+            while not stream.retired:
+                try:
+                    await self._call(stream)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._on_error(exc, stream)
+                    if stream.current_event is None:
+                        # Failing before any event means it would fail again
+                        # at once; restarting would spin.
+                        logger.error(
+                            "agent %s: actor %d stopped: it failed before "
+                            "reading an event; fix it and redefine the agent",
+                            self.name,
+                            index,
+                        )
+                        return
+                    stream.ack_failed()
+                    continue
+                if not stream.retired:
+                    logger.info(
+                        "agent %s: actor %d returned from its function; "
+                        "it processes no more events",
+                        self.name,
+                        index,
+                    )
+                return
+        except asyncio.CancelledError:
+            stream.release()
+            raise
+
+    async def _call(self, stream: Stream) -> None:
+        result = self.fun(stream)
+        if inspect.isasyncgen(result):
+            async for item in result:
+                await self._forward(item, stream.current_event)
+        elif inspect.isawaitable(result):
+            await result
+        else:
+            raise AgentError(
+                f"agent {self.name!r}: its function must be `async def` "
+                f"and iterate the stream; it returned {result!r}"
+            )
+
+    async def _forward(self, item: Any, event: Event | None) -> None:
+        key = event.key if event is not None else None
+        for sink in self.sinks:
+            if isinstance(sink, (Agent, Topic)):
+                await sink.send(key=key, value=item)
+            else:
+                outcome = sink(item)
+                if inspect.isawaitable(outcome):
+                    await outcome
+
+    def _on_error(self, exc: BaseException, stream: Stream) -> None:
+        self.errors += 1
+        event = stream.current_event
+        self.app.monitor.on_agent_error(self.name)
+        if event is not None:
+            m = event.message
+            where = f"{m.topic}[{m.partition}]@{m.offset}"
+        else:
+            where = "before its first event"
+        logger.error(
+            "agent %s raised %s on %s; the event counts as an error and the "
+            "agent goes on with the next one",
+            self.name,
+            type(exc).__name__,
+            where,
+            exc_info=not self.error_hooks,
+        )
+        for hook in list(self.error_hooks):
+            try:
+                hook(self, exc, event)
+            except Exception:
+                logger.exception("agent %s: an error hook failed", self.name)

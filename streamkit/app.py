@@ -1,0 +1,368 @@
+"""The App: a facade over topics, agents, tables, tasks and the broker.
+
+It is a :class:`mode.Service`, so the same object starts inside a running
+loop (``await app.start()`` in a notebook or test), as a worker that owns its
+loop (``app.main()``), and with user services as its dependencies.  The work
+itself lives in the registries it holds: :class:`~.conductor.Conductor`
+(consuming and committing), :class:`~.tables.TableManager`,
+:class:`~.scheduling.Scheduler` and the :class:`~.sensors.Monitor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import mode
+
+from .agents import Agent
+from .conductor import Conductor
+from .exceptions import ConfigurationError, StreamkitError
+from .scheduling import Scheduled, Scheduler, Timer
+from .sensors import Monitor
+from .settings import Settings
+from .tables import Table, TableManager
+from .topics import Topic
+from .transport import Producer, Transport, create_transport, redact_url
+
+logger = logging.getLogger(__name__)
+
+
+class App(mode.Service):
+    """A stream-processing application.
+
+    Args:
+        id: the application id; workers with the same id form one consumer
+            group and share the work.
+        **settings: see :class:`~streamkit.settings.Settings` (``broker``,
+            ``datadir``, ``stream_buffer_maxsize``...).  An unknown setting
+            raises :class:`~streamkit.exceptions.ConfigurationError` with a
+            suggestion; ``STREAMKIT_<SETTING>`` environment variables override
+            these arguments.
+    """
+
+    def __init__(self, id: str, **settings: Any) -> None:
+        self.conf = Settings(id, **settings)
+        self.id = self.conf.app_id
+        self.monitor = Monitor()
+        self.agents: dict[str, Agent] = {}
+        self.topics: dict[str, Topic] = {}
+        self.tables = TableManager(self)
+        self.scheduler = Scheduler(self)
+        self.conductor = Conductor(self)
+        self.transport: Transport | None = None
+        self.producer: Producer | None = None
+        self._running = False
+        self._spawned: set[asyncio.Task[Any]] = set()
+        super().__init__()
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else "stopped"
+        return f"<App {self.id!r} broker={redact_url(self.conf.broker)!r} {state}>"
+
+    @property
+    def is_running(self) -> bool:
+        """True between the end of ``start()`` and the beginning of ``stop()``."""
+        return self._running
+
+    # -- definitions -----------------------------------------------------------
+
+    def topic(
+        self,
+        name: str,
+        *,
+        key_type: Any = None,
+        value_type: Any = None,
+        partitions: int | None = None,
+        key_serializer: str | None = None,
+        value_serializer: str | None = None,
+    ) -> Topic:
+        """Describe a topic; it is created on the broker when the App starts."""
+        topic = Topic(
+            self,
+            name,
+            key_type=key_type,
+            value_type=value_type,
+            partitions=partitions,
+            key_serializer=key_serializer,
+            value_serializer=value_serializer,
+        )
+        self.topics.setdefault(name, topic)
+        if self._running:
+            self.spawn(self.declare_topic(topic))
+        return topic
+
+    def agent(
+        self,
+        channel: Topic | str | None = None,
+        *,
+        name: str | None = None,
+        concurrency: int = 1,
+        sink: Iterable[Any] | Any = None,
+        context: contextvars.Context | None = None,
+    ) -> Callable[[Callable[..., Any]], Agent]:
+        """Decorate ``async def f(stream)`` to process a topic.
+
+        Args:
+            channel: a Topic, a topic name, or None for an anonymous topic
+                named ``{app_id}-{agent_name}``.
+            name: the agent name (default: the function name).  Defining an
+                agent with a name that exists replaces the running function
+                without losing or repeating a message.
+            concurrency: how many actors process the stream at once.
+            sink: agents, topics or callables each value ``yield``-ed by the
+                function is forwarded to (with the current event's key).
+            context: a :mod:`contextvars` context to run the actors in (the
+                notebook uses it to show output under the defining cell).
+        """
+        sinks = _as_list(sink)
+
+        def decorate(fun: Callable[..., Any]) -> Agent:
+            agent_name = name or fun.__name__
+            topic = self._agent_topic(channel, agent_name)
+            existing = self.agents.get(agent_name)
+            if existing is not None and existing.topic.name == topic.name:
+                existing.redefine(
+                    fun, concurrency=concurrency, sinks=sinks, context=context
+                )
+                existing.topic = topic
+                return existing
+
+            agent = Agent(
+                self,
+                fun,
+                name=agent_name,
+                topic=topic,
+                concurrency=concurrency,
+                sinks=sinks,
+                context=context,
+            )
+            self.agents[agent_name] = agent
+            if existing is not None:
+                self.spawn(self._retire_agent(existing))
+            if self._running:
+                agent.start()
+                self.conductor.agents_changed()
+            return agent
+
+        return decorate
+
+    def _agent_topic(self, channel: Topic | str | None, agent_name: str) -> Topic:
+        if channel is None:
+            return self.topic(f"{self.id}-{agent_name}")
+        if isinstance(channel, str):
+            return self.topic(channel)
+        if isinstance(channel, Topic):
+            self.topics.setdefault(channel.name, channel)
+            return channel
+        raise ConfigurationError(
+            f"agent {agent_name!r}: channel must be a topic name, an "
+            f"app.topic(...) or None, got {channel!r}"
+        )
+
+    async def _retire_agent(self, agent: Agent) -> None:
+        await agent.stop()
+        # The agent is gone: what it had buffered is done as far as its
+        # offsets are concerned.
+        for event in agent.buffer.drop(lambda e: False):
+            event.ack()
+        if self._running:
+            self.conductor.agents_changed()
+
+    def task(
+        self,
+        fun: Callable[..., Coroutine[Any, Any, Any]] | None = None,
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> Any:
+        """Run ``async def f()`` (or ``f(app)``) once the App is operational.
+
+        Usable as ``@app.task`` and ``@app.task()``.
+        """
+
+        def decorate(f: Callable[..., Coroutine[Any, Any, Any]]) -> Scheduled:
+            job = Scheduled(self, f, name=name or f.__name__, context=context)
+            self.scheduler.add(job)
+            return job
+
+        return decorate(fun) if fun is not None else decorate
+
+    def timer(
+        self,
+        interval: float,
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> Callable[[Callable[..., Coroutine[Any, Any, Any]]], Timer]:
+        """Run ``async def f()`` every ``interval`` seconds while the App runs."""
+
+        def decorate(f: Callable[..., Coroutine[Any, Any, Any]]) -> Timer:
+            job = Timer(
+                self, f, interval=interval, name=name or f.__name__, context=context
+            )
+            self.scheduler.add(job)
+            return job
+
+        return decorate
+
+    def Table(  # noqa: N802 - Faust's spelling, kept for compatibility
+        self,
+        name: str,
+        *,
+        default: Callable[[], Any] | None = None,
+        key_type: Any = None,
+        value_type: Any = None,
+        partitions: int | None = None,
+        help: str | None = None,
+    ) -> Table:
+        """A table called ``name``; defining it again returns the same table."""
+        return self.tables.add(
+            name,
+            default=default,
+            key_type=key_type,
+            value_type=value_type,
+            partitions=partitions,
+            help=help,
+        )
+
+    def service(self, cls: type[mode.Service]) -> type[mode.Service]:
+        """Start an instance of a :class:`mode.Service` subclass with the App."""
+        self.add_dependency(cls())
+        return cls
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start on the running loop; returns once the App processes messages.
+
+        Raises :class:`~streamkit.exceptions.TransportError` when the broker
+        cannot be reached.  Starting a running App does nothing.
+        """
+        if self._running:
+            return
+        if self.should_stop:
+            self.service_reset()
+        self.loop = asyncio.get_running_loop()
+        await super().start()
+
+    async def on_start(self) -> None:
+        conf = self.conf
+        logger.info("app %s: starting on %s", self.id, redact_url(conf.broker))
+        self.monitor = Monitor()
+        self.transport = create_transport(
+            conf.broker,
+            credentials=conf.broker_credentials,
+            default_partitions=conf.topic_partitions,
+            client_id=self.id,
+        )
+        await self.transport.start()
+
+        exactly_once = conf.processing_guarantee == "exactly_once"
+        self.producer = self.transport.create_producer(
+            transactional_id=f"{self.id}-producer" if exactly_once else None
+        )
+        await self.producer.start()
+
+        for topic in list(self.topics.values()):
+            await self.declare_topic(topic)
+        for table in self.tables:
+            await self.declare_topic(table.changelog)
+
+        await self.conductor.start()
+        for agent in self.agents.values():
+            agent.start()
+        self._running = True
+
+    async def on_started(self) -> None:
+        self.scheduler.start()
+        logger.info("app %s: running", self.id)
+
+    async def on_stop(self) -> None:
+        logger.info("app %s: stopping", self.id)
+        self._running = False
+        await self.scheduler.stop()
+        for task in list(self._spawned):
+            task.cancel()
+        await asyncio.gather(*self._spawned, return_exceptions=True)
+
+        # Order matters: stop fetching, let actors finish the event they
+        # hold, commit what is finished, then drop what is still buffered
+        # (it is read again from the committed offset next time).
+        await self.conductor.pause()
+        await asyncio.gather(*(agent.stop() for agent in self.agents.values()))
+        await self.conductor.stop()
+        for agent in self.agents.values():
+            agent.buffer.drop(lambda e: False)
+
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+        if self.transport is not None:
+            await self.transport.stop()
+            self.transport = None
+        logger.info("app %s: stopped", self.id)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[App]:
+        """``async with app.running():`` starts the App and stops it after."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    def main(self, argv: list[str] | None = None) -> None:
+        """Run the ``streamkit`` command line for this App (``python module.py worker``)."""
+        from .cli import main
+
+        main(argv, app=self)
+
+    # -- helpers used by the parts ----------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task the App cancels when it stops."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned_done)
+        return task
+
+    def _spawned_done(self, task: asyncio.Task[Any]) -> None:
+        self._spawned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "app %s: background work failed", self.id, exc_info=task.exception()
+            )
+
+    async def declare_topic(self, topic: Topic) -> None:
+        """Create ``topic`` on the broker unless it exists."""
+        assert self.transport is not None
+        await self.transport.create_topic(
+            topic.name, topic.partition_count, compacted=topic.compacted
+        )
+
+    def producer_for(self, topic: Topic) -> Producer:
+        """The producer, or a clear error when the App is not running."""
+        if self.producer is None:
+            raise StreamkitError(
+                f"cannot send to topic {topic.name!r}: app {self.id!r} is not "
+                "running. Start it first with `await app.start()` (in a "
+                "notebook: %streamkit start)."
+            )
+        return self.producer
+
+    async def commit(self) -> dict[Any, int]:
+        """Flush table changelogs and commit finished offsets now."""
+        return await self.conductor.commit()
+
+
+def _as_list(sink: Iterable[Any] | Any) -> list[Any]:
+    if sink is None:
+        return []
+    if isinstance(sink, (list, tuple, set)):
+        return list(sink)
+    return [sink]

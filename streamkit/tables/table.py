@@ -1,0 +1,232 @@
+"""Table: a dict per key whose changes are written to a compacted changelog.
+
+Writes are coalesced: the table remembers which keys changed and the App
+sends only their latest values to the changelog right before it commits the
+source offsets (see :meth:`Table.changes`).  A key updated 10,000 times
+between two commits costs one changelog record, and the changelog never lags
+the committed offsets.
+
+A key's changelog partition is the partition of the event being processed
+when it was written, so the table is co-partitioned with its source topic: a
+worker that is assigned partition *p* recovers changelog partition *p*.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..events import current_agent, current_event
+from ..exceptions import DecodeError, TableError
+from ..topics import Topic
+from ..transport import Message
+from ..transport.partitioner import partition_for
+
+if TYPE_CHECKING:
+    import pandas
+
+    from ..app import App
+
+logger = logging.getLogger(__name__)
+
+
+class Table:
+    """Per-key state, readable and writable from agents, durable via changelog.
+
+    Args:
+        app: the owning App.
+        name: the table name; the changelog is ``{app_id}-{name}-changelog``.
+        default: a callable giving the value of a missing key (``int``,
+            ``list``...); without it a missing key raises KeyError.
+        key_type, value_type: how keys and values are encoded in the
+            changelog (a Record class, ``str``, ``int``... or None for JSON).
+        partitions: changelog partitions; should match the source topic's.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        name: str,
+        *,
+        default: Callable[[], Any] | None = None,
+        key_type: Any = None,
+        value_type: Any = None,
+        partitions: int | None = None,
+        help: str | None = None,
+    ) -> None:
+        if default is not None and not callable(default):
+            raise TableError(
+                f"table {name!r}: default must be a callable such as int or "
+                f"list, got {default!r}"
+            )
+        self.app = app
+        self.name = name
+        self.default = default
+        self.help = help or ""
+        self.changelog = Topic(
+            app,
+            f"{app.id}-{name}-changelog",
+            key_type=key_type,
+            value_type=value_type,
+            partitions=partitions,
+            compacted=True,
+        )
+        self._data: dict[Any, Any] = {}
+        self._partition_of: dict[Any, int] = {}
+        self._dirty: set[Any] = set()
+        self.reads = 0
+        self.writes = 0
+
+    def __repr__(self) -> str:
+        return f"<Table {self.name!r} keys={len(self._data)}>"
+
+    # -- the mapping -------------------------------------------------------
+
+    def __getitem__(self, key: Any) -> Any:
+        self.reads += 1
+        try:
+            return self._data[key]
+        except KeyError:
+            if self.default is None:
+                raise
+            return self.default()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_writer()
+        self.writes += 1
+        self._data[key] = value
+        self._partition_of[key] = self._partition_for(key)
+        self._dirty.add(key)
+
+    def __delitem__(self, key: Any) -> None:
+        self._check_writer()
+        del self._data[key]
+        self.writes += 1
+        self._partition_of.setdefault(key, self._partition_for(key))
+        self._dirty.add(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.reads += 1
+        return self._data.get(key, default)
+
+    def keys(self) -> list[Any]:
+        return list(self._data.keys())
+
+    def values(self) -> list[Any]:
+        return list(self._data.values())
+
+    def items(self) -> list[tuple[Any, Any]]:
+        return list(self._data.items())
+
+    def as_dict(self) -> dict[Any, Any]:
+        """A copy of the contents."""
+        return dict(self._data)
+
+    def as_dataframe(self) -> pandas.DataFrame:
+        """The contents as a DataFrame indexed by key, sorted by key.
+
+        Record and dict values give one column per field; other values give
+        a single ``value`` column.
+        """
+        import pandas
+
+        keys = sorted(self._data, key=_sort_key)
+        rows = [_as_row(self._data[key]) for key in keys]
+        frame = pandas.DataFrame(rows, index=pandas.Index(keys, name="key"))
+        return frame
+
+    # -- partitions and the changelog ------------------------------------
+
+    def _check_writer(self) -> None:
+        agent = current_agent.get()
+        if agent is not None and agent.concurrency > 1:
+            raise TableError(
+                f"table {self.name!r} was modified by agent {agent.name!r}, "
+                f"which runs with concurrency={agent.concurrency}: its actors "
+                "would race on the same keys. Use concurrency=1 for agents "
+                "that write tables, or partition the work over more "
+                "topic partitions and workers."
+            )
+
+    def _partition_for(self, key: Any) -> int:
+        partitions = self.changelog.partition_count
+        event = current_event.get()
+        if event is not None and event.message.partition < partitions:
+            return event.message.partition
+        return partition_for(self.changelog.codec.dumps_key(key), partitions)
+
+    def changes(self) -> list[tuple[int, bytes | None, bytes | None]]:
+        """Take the keys changed since the last call, encoded for the changelog.
+
+        Returns ``(partition, key, value)`` triples; a deleted key has value
+        None (a tombstone, so compaction forgets it).
+        """
+        dirty, self._dirty = self._dirty, set()
+        codec = self.changelog.codec
+        data = self._data
+        records = []
+        for key in dirty:
+            value = codec.dumps_value(data[key]) if key in data else None
+            records.append((self._partition_of[key], codec.dumps_key(key), value))
+        return records
+
+    def apply_changelog(self, messages: list[Message]) -> int:
+        """Replay changelog records into the table; returns how many applied."""
+        codec = self.changelog.codec
+        applied = 0
+        for message in messages:
+            try:
+                key = codec.loads_key(message.key)
+                value = (
+                    None if message.value is None else codec.loads_value(message.value)
+                )
+            except DecodeError as exc:
+                self.app.monitor.on_decode_error(message.topic, message.partition)
+                logger.warning(
+                    "table %s: skipped changelog record %s[%d]@%d: %s",
+                    self.name,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    exc,
+                )
+                continue
+            if value is None:
+                self._data.pop(key, None)
+                self._partition_of.pop(key, None)
+            else:
+                self._data[key] = value
+                self._partition_of[key] = message.partition
+            applied += 1
+        return applied
+
+    def drop_partitions(self, partitions: set[int]) -> None:
+        """Forget the keys of partitions this worker no longer owns."""
+        gone = [k for k, p in self._partition_of.items() if p in partitions]
+        for key in gone:
+            self._data.pop(key, None)
+            self._partition_of.pop(key, None)
+            self._dirty.discard(key)
+
+
+def _sort_key(key: Any) -> tuple[str, Any]:
+    # Keys of mixed types (None, ints, strings) still sort deterministically.
+    return (type(key).__name__, key if key is not None else 0)
+
+
+def _as_row(value: Any) -> dict[str, Any]:
+    if hasattr(value, "asdict"):
+        return value.asdict()
+    if isinstance(value, dict):
+        return value
+    return {"value": value}
