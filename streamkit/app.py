@@ -57,6 +57,7 @@ class App(mode.Service):
         self.transport: Transport | None = None
         self.producer: Producer | None = None
         self._running = False
+        self._starting: asyncio.Future[None] | None = None
         self._spawned: set[asyncio.Task[Any]] = set()
         super().__init__()
 
@@ -245,10 +246,23 @@ class App(mode.Service):
         """
         if self._running:
             return
+        if self._starting is not None:
+            await asyncio.shield(self._starting)
+            return
         if self.should_stop:
             self.service_reset()
-        self.loop = asyncio.get_running_loop()
-        await super().start()
+        loop = self.loop = asyncio.get_running_loop()
+        self._starting = loop.create_future()
+        try:
+            await super().start()
+        except BaseException as exc:
+            self._starting.set_exception(exc)
+            self._starting.exception()  # retrieved: the caller gets it below
+            raise
+        else:
+            self._starting.set_result(None)
+        finally:
+            self._starting = None
 
     async def on_start(self) -> None:
         conf = self.conf
@@ -317,7 +331,10 @@ class App(mode.Service):
             await self.stop()
 
     def main(self, argv: list[str] | None = None) -> None:
-        """Run the ``streamkit`` command line for this App (``python module.py worker``)."""
+        """Run the ``streamkit`` command line for this App.
+
+        ``python module.py worker`` then starts a worker, as in Faust.
+        """
         from .cli import main
 
         main(argv, app=self)
@@ -344,6 +361,14 @@ class App(mode.Service):
         await self.transport.create_topic(
             topic.name, topic.partition_count, compacted=topic.compacted
         )
+
+    async def ready_producer(self, topic: Topic) -> Producer:
+        """The producer; waits while the App is starting, so a notebook cell
+        right after ``%streamkit start`` can send."""
+        if self.producer is None or not self._running:
+            if self._starting is not None:
+                await asyncio.shield(self._starting)
+        return self.producer_for(topic)
 
     def producer_for(self, topic: Topic) -> Producer:
         """The producer, or a clear error when the App is not running."""

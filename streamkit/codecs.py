@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamkit.exceptions import ConfigurationError, DecodeError
-from streamkit.models import Record, dumps_json
+from streamkit.models import Record, dumps_json, loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class _Side:
             return bytes(data)
         if self.serializer == "json":
             try:
-                decoded = json.loads(data)
+                decoded = loads_json(data)
             except json.JSONDecodeError as exc:
                 raise DecodeError(f"not JSON ({exc.msg} at byte {exc.pos})") from None
             return self._from_json(decoded)

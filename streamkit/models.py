@@ -29,6 +29,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import orjson
+
 from streamkit.coercion import Coercer, InvalidValue, coercer_for, type_name
 from streamkit.exceptions import ConfigurationError, DecodeError
 
@@ -98,6 +100,9 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def dumps_json(obj: Any) -> bytes:
     """Encode ``obj`` as compact UTF-8 JSON, the way records go on the wire.
 
@@ -107,12 +112,23 @@ def dumps_json(obj: Any) -> bytes:
     Raises:
         TypeError: a value has no JSON form.
     """
+    # orjson is the hot path (every record sent); it writes NaN as null
+    # already.  What it refuses (integers past 64 bits) takes the slow path.
+    try:
+        return orjson.dumps(obj, default=_encode_default, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        pass
     try:
         text = _ENCODER.encode(obj)
     except ValueError:
         # Only NaN or an infinity gets here; the slow path replaces them.
         text = _ENCODER.encode(to_jsonable(obj))
     return text.encode()
+
+
+def loads_json(data: bytes | str) -> Any:
+    """Decode JSON text; raises ValueError (a JSONDecodeError) when it is not."""
+    return orjson.loads(data)
 
 
 class Record:
@@ -289,7 +305,7 @@ class Record:
                 cannot be coerced.
         """
         try:
-            decoded = json.loads(data)
+            decoded = loads_json(data)
         except (ValueError, TypeError) as exc:
             raise DecodeError(
                 f"{cls.__name__}: not JSON ({exc}): {_short_repr(data)}"

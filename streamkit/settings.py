@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 #: ``STREAMKIT_*`` variables that tools read and that are not settings, so
 #: they are not reported as misspelt settings.
-ENV_NOT_SETTINGS = frozenset({"STREAMKIT_TEST_BOOTSTRAP"})
+ENV_NOT_SETTINGS = frozenset({"STREAMKIT_TEST_BOOTSTRAP", "STREAMKIT_APP"})
 
 BROKER_SCHEMES = ("memory", "kafka")
 DEFAULT_KAFKA_PORT = 9092

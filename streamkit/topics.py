@@ -82,7 +82,7 @@ class Topic:
         Raises :class:`~streamkit.exceptions.StreamkitError` when the App is
         not running (start it with ``await app.start()``).
         """
-        producer = self.app.producer_for(self)
+        producer = await self.app.ready_producer(self)
         key_bytes = self.codec.dumps_key(key)
         value_bytes = self.codec.dumps_value(value)
         self.app.monitor.on_send(self.name)
@@ -96,7 +96,7 @@ class Topic:
         partition: int | None = None,
     ) -> RecordMetadata:
         """Send one record and wait until the broker has stored it."""
-        producer = self.app.producer_for(self)
+        producer = await self.app.ready_producer(self)
         self.app.monitor.on_send(self.name)
         return await producer.send_and_wait(
             self.name,

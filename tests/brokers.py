@@ -70,8 +70,9 @@ class BrokerProcess:
 
 
 def _accepts_connections(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(
-        ("127.0.0.1", port), timeout=0.5
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection(("127.0.0.1", port), timeout=0.5),
     ):
         return True
     return False

@@ -72,7 +72,8 @@ class TableManager:
     def all_partitions(self) -> set[int]:
         """Every changelog partition number of every table."""
         return {
-            p for table in self.tables.values()
+            p
+            for table in self.tables.values()
             for p in range(table.changelog.partition_count)
         }
 

@@ -281,7 +281,7 @@ class MemoryBroker:
         elif not 0 <= partition < len(topic.logs):
             raise TransportError(
                 f"cannot send to partition {partition!r} of topic {topic.name!r}: "
-                f"it has partitions 0..{len(topic.logs) - 1}"
+                f"it has {len(topic.logs)} partitions, 0..{len(topic.logs) - 1}"
             )
         if key is None and topic.compacted:
             raise TransportError(

@@ -299,9 +299,7 @@ async def test_transactional_commit_commits_the_group_offsets(
     consumer, _ = await clients.consumer(group, [source, sink], read_committed=True)
     assert await consumer.committed(TP(source, 0)) == 3
     received = await drain(consumer, 1)
-    assert [(m.topic, m.value) for m in received] == [
-        (sink, b"inside the transaction")
-    ]
+    assert [(m.topic, m.value) for m in received] == [(sink, b"inside the transaction")]
 
 
 async def test_unkeyed_record_on_a_compacted_topic_is_refused(

@@ -205,7 +205,9 @@ async def test_bad_sends_say_what_to_change(transport: MemoryTransport) -> None:
     producer = transport.create_producer()
     await transport.create_topic("two", 2)
 
-    with pytest.raises(TransportError, match="partition 5 of topic .two.: it has partitions 0..1"):
+    with pytest.raises(
+        TransportError, match="partition 5 of topic .two.: it has 2 partitions, 0..1"
+    ):
         await producer.send("two", b"k", b"v", partition=5)
     with pytest.raises(TypeError, match="must be bytes or None, got str"):
         await producer.send("two", b"k", "text")

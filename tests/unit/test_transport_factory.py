@@ -151,3 +151,15 @@ async def test_starting_against_a_closed_port_fails_fast_and_clearly() -> None:
     transport = create_transport("kafka://127.0.0.1:1")
     with pytest.raises(TransportError, match="127.0.0.1:1 does not answer"):
         await transport.start()
+
+
+def test_client_kwargs_accepts_the_public_credentials_classes() -> None:
+    from streamkit import SASLCredentials, SSLCredentials
+
+    context = ssl.create_default_context()
+    sasl = client_kwargs("a:1", SASLCredentials("u", "pw", mechanism="scram-sha-256"))
+    tls = client_kwargs("a:1", SSLCredentials(context=context))
+
+    assert sasl["sasl_mechanism"] == "SCRAM-SHA-256"
+    assert sasl["security_protocol"] == "SASL_PLAINTEXT"
+    assert (tls["security_protocol"], tls["ssl_context"]) == ("SSL", context)

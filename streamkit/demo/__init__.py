@@ -1,0 +1,1 @@
+"""Demo pipelines on real data: ``python -m streamkit.demo.flights``."""
