@@ -1,0 +1,223 @@
+"""The magics: ``%streamkit start|stop|status``, ``%%agent`` and ``%%timer``.
+
+Every check that can fail (options, which App, the cell's syntax, its one
+``async def``) runs before anything is registered, so a bad cell shows its
+error and leaves the running handler as it was.  Errors are raised as
+:class:`UsageError`, which IPython shows without a traceback and which makes
+the cell's reply status ``error`` (notebook runners stop on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import math
+import shlex
+import sys
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from ..app import App
+from ..exceptions import StreamkitError
+from ..topics import Topic
+from .cells import CellFunction, define_function
+from .output import install_error_hook
+from .session import call_on_loop, describe, find_app, run_and_report
+from .status import AppStatus
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().rstrip()}")
+
+    def parse_line(self, line: str) -> argparse.Namespace:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"{self.prog}: cannot parse {line!r}: {exc}") from None
+        return self.parse_args(words)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer (1, 2, ...), got {text!r}"
+        )
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds (e.g. 0.5 or 10), got {text!r}"
+        )
+    return value
+
+
+def _build_parsers() -> dict[str, _Parser]:
+    streamkit = _Parser(prog="%streamkit", add_help=False)
+    streamkit.add_argument("command", choices=("start", "stop", "status"))
+    streamkit.add_argument("--app", metavar="NAME")
+
+    agent = _Parser(prog="%%agent", add_help=False)
+    agent.add_argument("topic", nargs="?", metavar="TOPIC")
+    agent.add_argument("--name", metavar="N")
+    agent.add_argument("--concurrency", type=_positive_int, default=1, metavar="C")
+    agent.add_argument("--app", metavar="NAME")
+
+    timer = _Parser(prog="%%timer", add_help=False)
+    timer.add_argument("seconds", type=_seconds, metavar="SECONDS")
+    timer.add_argument("--name", metavar="N")
+    timer.add_argument("--app", metavar="NAME")
+
+    return {"streamkit": streamkit, "agent": agent, "timer": timer}
+
+
+PARSERS = _build_parsers()
+
+
+@magics_class
+class StreamkitMagics(Magics):
+    """The streamkit magics; see each magic's docstring (``%%agent?``)."""
+
+    @line_magic
+    def streamkit(self, line: str) -> AppStatus | None:
+        """%streamkit start|stop|status [--app NAME]
+
+        start: start the App on the kernel's loop; "started" appears under
+            this cell once it runs (``await app.start()`` in a cell is the
+            same, and waits).  A cell sending right after can simply
+            ``await topic.send(...)``: sending waits while the App starts.
+        stop: stop the App (finish current events, commit, disconnect).
+        status: agents, timers and tables with their counters, and the
+            broker (without secrets).
+        """
+        args = PARSERS["streamkit"].parse_line(line)
+        app = find_app(self.shell, args.app)
+
+        if args.command == "status":
+            return AppStatus.of(app)
+        if args.command == "start":
+            run_and_report(
+                self.shell,
+                app.start(),
+                done=f"{describe(app)} started",
+                failed=f"{describe(app)} failed to start:",
+            )
+        else:
+            run_and_report(
+                self.shell,
+                app.stop(),
+                done=f"{describe(app)} stopped",
+                failed=f"{describe(app)} failed to stop cleanly:",
+            )
+        return None
+
+    @cell_magic
+    def agent(self, line: str, cell: str) -> None:
+        """%%agent [TOPIC] [--name N] [--concurrency C] [--app NAME]
+
+        The cell defines one ``async def f(stream)``, registered as an agent
+        on TOPIC (a topic name, or a variable holding ``app.topic(...)``;
+        without it an anonymous topic ``{app_id}-{name}``).  The agent is
+        bound to the function's name, so ``await f.send(value=...)`` works.
+
+        Re-running the cell replaces the running function live: the old body
+        finishes its current event, the new one continues with the next, and
+        tables keep their state.  A cell that fails to compile, or a bad
+        option, leaves the running agent untouched.  An exception in the
+        body shows its traceback under this cell, counts in ``f.errors``, and
+        the agent goes on with the next event.
+        """
+        args = PARSERS["agent"].parse_line(line)
+        app = find_app(self.shell, args.app)
+        channel = self._channel(app, args.topic)
+        defined = define_function(
+            self.shell, cell, magic="agent", signature="async def f(stream)"
+        )
+        name = args.name or defined.name
+
+        replacing = name in app.agents
+        agent = self._register(
+            defined,
+            lambda: app.agent(
+                channel,
+                name=name,
+                concurrency=args.concurrency,
+                context=contextvars.copy_context(),
+            )(defined.fun),
+        )
+        install_error_hook(self.shell, agent)
+        self.shell.user_ns[defined.name] = agent
+
+        if not app.is_running:
+            when = "it starts with the app (%streamkit start)"
+        elif replacing:
+            when = "replaced live: the new body takes the next event"
+        else:
+            when = "running"
+        sys.stdout.write(
+            f"agent {name!r} on topic {agent.topic.name!r} "
+            f"(concurrency {agent.concurrency}): {when}\n"
+        )
+
+    @cell_magic
+    def timer(self, line: str, cell: str) -> None:
+        """%%timer SECONDS [--name N] [--app NAME]
+
+        The cell defines one ``async def f()`` (or ``f(app)``), run every
+        SECONDS while the App runs.  Re-running the cell replaces the timer;
+        errors show under this cell and are counted in ``f.errors``.
+        """
+        args = PARSERS["timer"].parse_line(line)
+        app = find_app(self.shell, args.app)
+        defined = define_function(
+            self.shell, cell, magic="timer", signature="async def f()"
+        )
+        name = args.name or defined.name
+
+        job = self._register(
+            defined,
+            lambda: app.timer(
+                args.seconds, name=name, context=contextvars.copy_context()
+            )(defined.fun),
+        )
+        install_error_hook(self.shell, job)
+        self.shell.user_ns[defined.name] = job
+
+        when = "running" if app.is_running else "it starts with the app"
+        sys.stdout.write(f"timer {name!r} every {args.seconds:g}s: {when}\n")
+
+    def _register(self, defined: CellFunction, register: Any) -> Any:
+        # The copy_context() inside ``register`` runs here, in the cell's
+        # context, which is what routes the handler's output to this cell.
+        try:
+            return call_on_loop(register)
+        except StreamkitError as exc:
+            defined.restore(self.shell.user_ns)
+            raise UsageError(f"{exc}; the running handler is unchanged.") from None
+
+    def _channel(self, app: App, topic: str | None) -> Topic | str | None:
+        """The agent's topic: a Topic variable, a topic the App knows, or a name.
+
+        A registered Topic object keeps the key and value types it was
+        declared with (``app.topic("t", value_type=Flight)``).
+        """
+        if topic is None:
+            return None
+        obj = self.shell.user_ns.get(topic)
+        if isinstance(obj, Topic):
+            return obj
+        return app.topics.get(topic, topic)
