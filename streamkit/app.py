@@ -66,6 +66,11 @@ class App(mode.Service):
         return f"<App {self.id!r} broker={redact_url(self.conf.broker)!r} {state}>"
 
     @property
+    def is_starting(self) -> bool:
+        """True while ``start()`` is in progress."""
+        return self._starting is not None
+
+    @property
     def is_running(self) -> bool:
         """True between the end of ``start()`` and the beginning of ``stop()``."""
         return self._running
@@ -156,7 +161,8 @@ class App(mode.Service):
         if channel is None:
             return self.topic(f"{self.id}-{agent_name}")
         if isinstance(channel, str):
-            return self.topic(channel)
+            # A name the App already describes keeps its key and value types.
+            return self.topics.get(channel) or self.topic(channel)
         if isinstance(channel, Topic):
             self.topics.setdefault(channel.name, channel)
             return channel

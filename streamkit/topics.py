@@ -82,7 +82,8 @@ class Topic:
         Raises :class:`~streamkit.exceptions.StreamkitError` when the App is
         not running (start it with ``await app.start()``).
         """
-        producer = await self.app.ready_producer(self)
+        app = self.app
+        producer = app.producer if app.is_running else await app.ready_producer(self)
         key_bytes = self.codec.dumps_key(key)
         value_bytes = self.codec.dumps_value(value)
         self.app.monitor.on_send(self.name)

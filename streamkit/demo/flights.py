@@ -9,9 +9,12 @@ departure order, to the ``flights`` topic.  Agents maintain:
   have no delay: they are not counted there, so they cannot skew a mean;
 - the ``delay-alerts`` topic: every flight that left 120 minutes late or more.
 
-Flights are re-keyed through ``flights-by-origin`` and ``flights-by-carrier``
-so that each table is co-partitioned with the stream that writes it, which
-is what lets several workers share the work.
+Flights are re-keyed through ``{app_id}-flights-by-origin`` and
+``{app_id}-flights-by-carrier`` so that each table is co-partitioned with the
+stream that writes it, which is what lets several workers share the work.
+Those topics are internal to one App, hence the id in their names: two
+pipelines with different ids on one broker both read ``flights`` and write
+``delay-alerts``, but never count each other's re-keyed flights.
 
 Run it with ``python -m streamkit.demo.flights`` (embedded broker; set
 ``STREAMKIT_BROKER=kafka://host:port`` for Kafka), or as a worker with
@@ -126,8 +129,12 @@ def build(app_id: str = "flights", **settings: Any) -> FlightsPipeline:
     """Define the App, its topics, tables and agents."""
     app = streamkit.App(app_id, **settings)
     flights = app.topic("flights", value_type=Flight)
-    by_origin = app.topic("flights-by-origin", key_type=str, value_type=Flight)
-    by_carrier = app.topic("flights-by-carrier", key_type=str, value_type=Flight)
+    by_origin = app.topic(
+        f"{app_id}-flights-by-origin", key_type=str, value_type=Flight
+    )
+    by_carrier = app.topic(
+        f"{app_id}-flights-by-carrier", key_type=str, value_type=Flight
+    )
     alerts = app.topic("delay-alerts", key_type=str, value_type=Flight)
     flights_per_origin = app.Table("flights-per-origin", default=int)
     carrier_delays = app.Table(

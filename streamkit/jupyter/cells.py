@@ -5,10 +5,12 @@ Decisions:
 - The body is plain Python (no IPython input transformations), as it would
   be in an exported module.  Top-level ``await`` is a syntax error there
   because the magic runs synchronously.
-- The body is compiled through ``shell.compile.cache`` under the cell's
-  execution number, with one blank line in front standing for the magic
-  line, so tracebacks read "Cell In[N], line k" with ``k`` counted in the
-  cell as the user sees it.
+- The body is compiled through ``shell.compile.cache`` under the number of
+  the cell that runs the magic, with the magic line in front as a comment,
+  so tracebacks read "Cell In[N], line k" with ``k`` counted in the cell as
+  the user sees it.  The number is looked up from the cell's own frame, not
+  from ``shell.execution_count``, whose value while a cell runs differs
+  between IPython releases (and between cells run concurrently).
 - The cell must define exactly one top-level ``async def``; other top-level
   statements (imports, helpers, constants) are allowed and run in the user
   namespace, where the function's globals live.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +49,13 @@ class CellFunction:
 
 
 def define_function(
-    shell: Any, cell: str, *, magic: str, signature: str
+    shell: Any, line: str, cell: str, *, magic: str, signature: str
 ) -> CellFunction:
     """Compile and run ``cell``; return the one ``async def`` it defines.
 
     Args:
         shell: the IPython shell (``Any``: IPython has no public type for it).
+        line: the magic's arguments (shown as the first line of the source).
         cell: the cell body, without the magic line.
         magic: ``"agent"`` or ``"timer"``, for messages.
         signature: how the function should look, for messages.
@@ -60,8 +64,8 @@ def define_function(
     the cell does not compile, defines zero or several ``async def``, has a
     function with the wrong parameters, or raises while it runs.
     """
-    source = "\n" + cell
-    filename = shell.compile.cache(source, shell.execution_count, raw_code=source)
+    source = f"# %%{magic} {line}\n{cell}"
+    filename = shell.compile.cache(source, cell_number(shell), raw_code=source)
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError:
@@ -104,6 +108,24 @@ def _rebind(user_ns: dict[str, Any], name: str, previous: Any) -> None:
         user_ns[name] = previous
 
 
+def cell_number(shell: Any) -> int:
+    """The execution number of the cell whose code called this (the N of In[N]).
+
+    IPython caches each cell under a file name it maps to the cell's number;
+    the first caller frame from such a file is the running cell.
+    """
+    # ``_filename_map`` is IPython's own record (its tracebacks read it);
+    # there is no public accessor.
+    known: dict[str, int] = getattr(shell.compile, "_filename_map", {})
+    frame = sys._getframe(1)
+    while frame is not None:
+        number = known.get(frame.f_code.co_filename)
+        if number is not None:
+            return number
+        frame = frame.f_back
+    return shell.execution_count
+
+
 def _the_async_def(
     tree: ast.Module, *, magic: str, signature: str
 ) -> ast.AsyncFunctionDef:
@@ -131,7 +153,9 @@ def _the_async_def(
     )
 
 
-def _check_parameters(node: ast.AsyncFunctionDef, *, magic: str, signature: str) -> None:
+def _check_parameters(
+    node: ast.AsyncFunctionDef, *, magic: str, signature: str
+) -> None:
     # An agent is called with the stream; a timer with nothing, or with the
     # App when it takes a parameter (as in Faust).
     args = node.args

@@ -98,8 +98,10 @@ class StreamkitMagics(Magics):
 
         start: start the App on the kernel's loop; "started" appears under
             this cell once it runs (``await app.start()`` in a cell is the
-            same, and waits).  A cell sending right after can simply
-            ``await topic.send(...)``: sending waits while the App starts.
+            same, and waits).  A following cell can simply ``await
+            topic.send(...)``: sending waits while the App starts.  The
+            start only begins once this cell returns to the loop, so to send
+            in the same cell write ``await app.start()`` instead.
         stop: stop the App (finish current events, commit, disconnect).
         status: agents, timers and tables with their counters, and the
             broker (without secrets).
@@ -145,7 +147,7 @@ class StreamkitMagics(Magics):
         app = find_app(self.shell, args.app)
         channel = self._channel(app, args.topic)
         defined = define_function(
-            self.shell, cell, magic="agent", signature="async def f(stream)"
+            self.shell, line, cell, magic="agent", signature="async def f(stream)"
         )
         name = args.name or defined.name
 
@@ -184,7 +186,7 @@ class StreamkitMagics(Magics):
         args = PARSERS["timer"].parse_line(line)
         app = find_app(self.shell, args.app)
         defined = define_function(
-            self.shell, cell, magic="timer", signature="async def f()"
+            self.shell, line, cell, magic="timer", signature="async def f()"
         )
         name = args.name or defined.name
 

@@ -69,8 +69,7 @@ def find_app(shell: Any, name: str | None = None) -> App:
         return user_ns["app"]
     names = ", ".join(sorted(var for _, names in found.values() for var in names))
     raise UsageError(
-        f"several streamkit Apps are defined ({names}); say which one with "
-        "--app NAME."
+        f"several streamkit Apps are defined ({names}); say which one with --app NAME."
     )
 
 

@@ -34,7 +34,7 @@ class AppStatus:
     def of(cls, app: App) -> AppStatus:
         if app.is_running:
             state = "running"
-        elif app._starting is not None:  # no public flag for "starting" yet
+        elif app.is_starting:
             state = "starting"
         else:
             state = "stopped"
@@ -103,7 +103,10 @@ def _text_table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[s
         return [f"{columns[0]}s: none"]
     cells = [columns, *[tuple(str(v) for v in row) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    ]
 
 
 def _html_table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:

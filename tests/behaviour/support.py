@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamkit import App, Topic
-from streamkit.transport import TP
+from streamkit.transport import TP, create_transport
 
 POLL_INTERVAL = 0.02
 
@@ -49,3 +49,28 @@ async def committed_offsets(app: App, topic: Topic) -> dict[TP, int]:
     consumer = app.conductor.consumer
     assert consumer is not None, "the app must be running with an agent"
     return {tp: (await consumer.committed(tp)) or 0 for tp in partitions_of(topic)}
+
+
+class _NoRebalanceHandling:
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TP]) -> None:
+        pass
+
+
+async def group_offsets(broker_url: str, group: str, topic: Topic) -> dict[TP, int]:
+    """The offsets ``group`` committed for ``topic`` (0 if none), read from the
+    broker by a short-lived member of the group; call it while no app of the
+    group runs, or the join would move the app's partitions."""
+    transport = create_transport(broker_url)
+    await transport.start()
+    consumer = transport.create_consumer(group, [topic.name], _NoRebalanceHandling())
+    await consumer.start()
+    try:
+        return {
+            tp: (await consumer.committed(tp)) or 0 for tp in partitions_of(topic)
+        }
+    finally:
+        await consumer.stop()
+        await transport.stop()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 
 from streamkit import Record
+from streamkit.transport import create_transport
 
-from .support import committed_offsets, end_offsets, wait_for
+from .support import committed_offsets, end_offsets, group_offsets, wait_for
 
 
 class Reading(Record):
@@ -16,7 +18,23 @@ class Reading(Record):
     celsius: int
 
 
-async def test_new_app_resumes_from_committed_offset(make_app, unique):
+async def send_while_no_app_runs(broker_url: str, topic: str, values: range) -> None:
+    """Produce JSON values with a bare producer, as another service would."""
+    transport = create_transport(broker_url)
+    await transport.start()
+    producer = transport.create_producer()
+    await producer.start()
+    try:
+        for value in values:
+            encoded = json.dumps(value).encode()
+            await producer.send(topic, encoded, encoded)
+        await producer.flush()
+    finally:
+        await producer.stop()
+        await transport.stop()
+
+
+async def test_new_app_resumes_from_committed_offset(make_app, broker_url, unique):
     first = make_app()
     first_topic = first.topic(f"ticks-{unique}")
     first_seen: list[int] = []
@@ -26,17 +44,22 @@ async def test_new_app_resumes_from_committed_offset(make_app, unique):
         async for value in stream:
             first_seen.append(value)
 
-    before = 120
+    processed, backlog, live = 120, 40, 40
     async with first.running():
-        for value in range(before):
+        for value in range(processed):
             await first_topic.send(key=value, value=value)
         await wait_for(
-            lambda: len(first_seen) >= before,
+            lambda: len(first_seen) >= processed,
             what="the first batch",
             state=lambda: len(first_seen),
         )
+    stopped_at = await group_offsets(broker_url, first.id, first_topic)
+    assert sum(stopped_at.values()) == processed
+    await send_while_no_app_runs(
+        broker_url, first_topic.name, range(processed, processed + backlog)
+    )
 
-    # Same id, fresh counter: only what is sent from now on is new to it.
+    # Same id, fresh counter: only what was sent after the stop is new to it.
     second = make_app()
     second_topic = second.topic(f"ticks-{unique}")
     second_seen: list[int] = []
@@ -46,26 +69,63 @@ async def test_new_app_resumes_from_committed_offset(make_app, unique):
         async for value in stream:
             second_seen.append(value)
 
-    after = 80
+    total = processed + backlog + live
     async with second.running():
-        committed = await committed_offsets(second, second_topic)
-        assert sum(committed.values()) == before
-        assert committed == await end_offsets(second, second_topic)
-
-        for value in range(before, before + after):
+        ends = await end_offsets(second, second_topic)
+        assert sum(ends.values()) == processed + backlog
+        for value in range(processed + backlog, total):
             await second_topic.send(key=value, value=value)
         await wait_for(
-            lambda: len(second_seen) >= after,
-            what="the second batch",
+            lambda: len(second_seen) >= backlog + live,
+            what="the backlog and the live batch",
             state=lambda: len(second_seen),
         )
         await asyncio.sleep(0.3)  # a replay of the first batch would land now
         await second.commit()
         committed = await committed_offsets(second, second_topic)
+        ends = await end_offsets(second, second_topic)
 
-    assert sorted(first_seen) == list(range(before))
-    assert sorted(second_seen) == list(range(before, before + after))
-    assert sum(committed.values()) == before + after
+    assert sorted(first_seen) == list(range(processed))
+    assert sorted(second_seen) == list(range(processed, total))
+    assert committed == ends
+    assert sum(committed.values()) == total
+
+
+async def test_stop_mid_stream_hands_over_without_loss_or_repeat(make_app, unique):
+    first = make_app()
+    first_topic = first.topic(f"flow-{unique}")
+    first_seen: list[int] = []
+
+    @first.agent(first_topic, name="worker")
+    async def slow_work(stream):
+        async for value in stream:
+            await asyncio.sleep(0.001)
+            first_seen.append(value)
+
+    count = 600
+    async with first.running():
+        for value in range(count):
+            await first_topic.send(key=value, value=value)
+        await wait_for(lambda: len(first_seen) >= 100, what="100 values")
+    assert len(first_seen) < count, "the first app must stop mid-stream"
+
+    second = make_app()
+    second_seen: list[int] = []
+
+    @second.agent(second.topic(f"flow-{unique}"), name="worker")
+    async def fast_work(stream):
+        async for value in stream:
+            second_seen.append(value)
+
+    async with second.running():
+        await wait_for(
+            lambda: len(first_seen) + len(second_seen) >= count,
+            what="the rest of the stream",
+            state=lambda: (len(first_seen), len(second_seen)),
+        )
+        await asyncio.sleep(0.3)
+
+    assert sorted(first_seen + second_seen) == list(range(count))
 
 
 async def test_undecodable_message_is_skipped_counted_and_logged(

@@ -66,8 +66,10 @@ async def test_table_counts_recover_from_coalesced_changelog(make_app, unique):
             recounted.append(word)
 
     async with restarted.running():
-        assert recovered.as_dict() == dict(expected)
         changelog_ends = await end_offsets(restarted, recovered.changelog)
+        assert recovered.as_dict() == dict(expected), (
+            f"not recovered from the changelog (end offsets {changelog_ends})"
+        )
         await asyncio.sleep(0.5)  # two commit intervals: nothing is replayed
         assert recounted == []
         assert recovered.as_dict() == dict(expected)

@@ -1,0 +1,53 @@
+"""The IPython extension: ``%load_ext streamkit``.
+
+Loading registers the magics (:mod:`.magics`), attaches a log handler that
+shows streamkit's warnings and errors under the cell they concern
+(:mod:`.output`), and, in terminal IPython, keeps IPython's asyncio loop
+running at the prompt so an App keeps processing between cells.
+
+Loading is idempotent and ``%reload_ext streamkit`` leaves exactly one log
+handler and one set of magics.  Unloading removes both; running Apps keep
+running (they belong to the notebook, not to the extension).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .magics import StreamkitMagics
+from .output import install_log_handler, remove_log_handlers
+from .session import in_kernel
+
+__all__ = ["StreamkitMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+logger = logging.getLogger(__name__)
+
+_MAGICS = {"line": ("streamkit",), "cell": ("agent", "timer")}
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """Register the magics and the notebook log handler on ``shell``."""
+    shell.register_magics(StreamkitMagics)
+    install_log_handler()
+
+    if not in_kernel(shell):
+        # Terminal IPython runs no loop between cells; this runs IPython's
+        # asyncio loop while the prompt waits, so agents keep working.
+        try:
+            shell.enable_gui("asyncio")
+        except Exception as exc:  # an exotic shell: say so, magics still work
+            logger.warning(
+                "could not keep the asyncio loop running at the prompt (%s); "
+                "the App only runs while a cell awaits",
+                exc,
+            )
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """Remove the magics and the log handler; running Apps are left alone."""
+    remove_log_handlers()
+    registry = shell.magics_manager.magics
+    for kind, names in _MAGICS.items():
+        for name in names:
+            registry[kind].pop(name, None)
