@@ -31,7 +31,13 @@ from typing import Any, TypeVar
 
 import orjson
 
-from streamkit.coercion import Coercer, InvalidValue, coercer_for, type_name
+from streamkit.coercion import (
+    Coercer,
+    InvalidValue,
+    coercer_for,
+    type_name,
+    unchanged_type,
+)
 from streamkit.exceptions import ConfigurationError, DecodeError
 
 logger = logging.getLogger(__name__)
@@ -146,7 +152,7 @@ class Record:
     _serializer = "json"
     _namespace = ""
     _options: Mapping[str, Any] = {}
-    _plan: tuple[tuple[str, Coercer, Any, bool], ...] | None = None
+    _plan: tuple[tuple[str, Any, Coercer, Any, bool], ...] | None = None
     _field_types: dict[str, Any] = {}
     _localns: dict[str, Any] | None = None
 
@@ -198,7 +204,7 @@ class Record:
             logger.debug("%s refers to a later class; resolving on first use", cls)
 
     @classmethod
-    def _compile(cls) -> tuple[tuple[str, Coercer, Any, bool], ...]:
+    def _compile(cls) -> tuple[tuple[str, Any, Coercer, Any, bool], ...]:
         """Resolve the annotations once and precompute each field's coercer."""
         localns = {**(cls._localns or {}), cls.__name__: cls}
         try:
@@ -226,7 +232,15 @@ class Record:
         for name in names:
             default = getattr(cls, name, None)
             mutable = isinstance(default, (list, dict, set))
-            plan.append((name, coercer_for(hints[name]), default, mutable))
+            plan.append(
+                (
+                    name,
+                    unchanged_type(hints[name]),
+                    coercer_for(hints[name]),
+                    default,
+                    mutable,
+                )
+            )
         cls._field_types = {name: hints[name] for name in names}
         cls._plan = tuple(plan)
         return cls._plan
@@ -266,9 +280,13 @@ class Record:
         name = ""
         raw = None
         try:
-            for name, coerce, default, mutable in cls._plan or cls._compile():
+            for name, unchanged, coerce, default, mutable in (
+                cls._plan or cls._compile()
+            ):
                 raw = data.get(name, _MISSING)
-                if raw is _MISSING:
+                if type(raw) is unchanged:
+                    values[name] = raw
+                elif raw is _MISSING:
                     values[name] = copy.copy(default) if mutable else default
                 else:
                     values[name] = coerce(raw)
