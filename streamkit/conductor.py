@@ -75,10 +75,14 @@ class Conductor:
 
     async def stop(self) -> None:
         """Stop fetching, commit what agents finished, leave the group."""
-        for task in (self._resubscribe, self._committer):
-            if task is not None:
+        # Never cancel a commit half-way: it has already taken the finished
+        # offsets from the tracker and the changed keys from the tables, so
+        # they would be neither committed now nor by the final commit below.
+        async with self._commit_lock or asyncio.Lock():
+            tasks = [t for t in (self._resubscribe, self._committer) if t is not None]
+            for task in tasks:
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._resubscribe = self._committer = None
         await self.pause()
         await self.commit()

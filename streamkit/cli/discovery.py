@@ -1,4 +1,5 @@
-"""Finding the App a command line names with ``-A module[:attribute]``."""
+"""Finding the App a command line names with ``-A module[:attribute]``, and
+checking the ``--broker`` URL it is pointed at."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 import click
 
 from ..app import App
+from ..exceptions import ConfigurationError
+from ..settings import Settings
 
 
 def load_app(spec: str) -> App:
@@ -52,3 +55,20 @@ def load_app(spec: str) -> App:
         f"{len(apps)}{' (' + found + ')' if found else ''}; name it as "
         f"-A {module_name}:ATTRIBUTE"
     )
+
+
+def check_broker_url(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """Click callback: reject a bad ``--broker`` URL while parsing options.
+
+    Checked before the App is loaded, so ``streamkit worker --broker bogus://x``
+    names the bad URL even when ``-A`` is missing too.
+    """
+    if value is None:
+        return None
+    try:
+        Settings("streamkit", env={}, broker=value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return value

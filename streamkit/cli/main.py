@@ -8,7 +8,7 @@ import click
 
 from ..app import App
 from ..exceptions import ConfigurationError
-from .discovery import load_app
+from .discovery import check_broker_url, load_app
 from .worker import worker
 
 
@@ -25,6 +25,7 @@ from .worker import worker
     "-b",
     "--broker",
     metavar="URL",
+    callback=check_broker_url,
     help="Broker URL (memory:// or kafka://host:port); overrides the App "
     "and STREAMKIT_BROKER.",
 )

@@ -12,6 +12,7 @@ from rich.logging import RichHandler
 
 from ..app import App
 from ..transport import redact_url
+from .discovery import check_broker_url
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ async def serve(app: App) -> None:
     "-b",
     "--broker",
     metavar="URL",
+    callback=check_broker_url,
     help="Broker URL (memory:// or kafka://host:port); overrides the App.",
 )
 @click.pass_context

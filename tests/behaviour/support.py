@@ -29,7 +29,9 @@ async def wait_for(
     while not condition():
         if loop.time() >= deadline:
             shown = f"; state: {state()!r}" if state is not None else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}{shown}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}{shown}"
+            )
         await asyncio.sleep(POLL_INTERVAL)
 
 
@@ -68,9 +70,7 @@ async def group_offsets(broker_url: str, group: str, topic: Topic) -> dict[TP, i
     consumer = transport.create_consumer(group, [topic.name], _NoRebalanceHandling())
     await consumer.start()
     try:
-        return {
-            tp: (await consumer.committed(tp)) or 0 for tp in partitions_of(topic)
-        }
+        return {tp: (await consumer.committed(tp)) or 0 for tp in partitions_of(topic)}
     finally:
         await consumer.stop()
         await transport.stop()

@@ -7,6 +7,7 @@ import random
 from collections import Counter
 
 import pandas as pd
+
 from streamkit import TableError
 
 from .support import end_offsets, partitions_of, wait_for

@@ -115,7 +115,14 @@ async def test_two_pipelines_with_different_ids_share_a_broker(broker_url, uniqu
     async with first.app.running(), second.app.running():
         sent = await first.replay(frame)
         for pipeline in (first, second):
-            await pipeline.wait_until_done(sent, timeout=120)
+            await wait_until(
+                lambda p=pipeline: (
+                    sum(p.flights_per_origin.values()) >= sent
+                    and p.app.agents["carrier_delay"].processed >= sent
+                ),
+                f"{pipeline.app.id} to count {sent} flights",
+                timeout=120,
+            )
         await asyncio.sleep(1.0)  # room for a double count to show
 
         for pipeline in (first, second):
