@@ -169,6 +169,33 @@ def _broker_url(name: str, value: Any) -> tuple[str, SASLCredentials | None]:
     return f"{scheme}://{rest}", credentials
 
 
+def _web_port(name: str, value: Any) -> int:
+    port = int_at_least(0, "a TCP port between 0 and 65535")(name, value)
+    if port > 65535:
+        raise ConfigurationError(
+            f"{name} must be a TCP port between 0 and 65535, got {value!r}"
+        )
+    return port
+
+
+def _optional_hostname(name: str, value: Any) -> str:
+    if isinstance(value, str) and not any(c.isspace() or c == "/" for c in value):
+        return value
+    raise ConfigurationError(
+        f"{name} must be a host name or IP address such as '127.0.0.1', got {value!r}"
+    )
+
+
+def _hostname(name: str, value: Any) -> str:
+    host = _optional_hostname(name, value.strip() if isinstance(value, str) else value)
+    if not host:
+        raise ConfigurationError(
+            f"{name} must be a host name or IP address such as '127.0.0.1', "
+            "got an empty string"
+        )
+    return host
+
+
 _APP_ID = re.compile(r"[A-Za-z0-9._-]+")
 _POSITIVE_INT = int_at_least(1, "a positive int")
 
@@ -243,6 +270,22 @@ class Settings:
         5,
         int_at_least(0, "an int >= 0"),
         "Milliseconds the producer waits to batch records.",
+    )
+    web_enabled = Option(
+        True, boolean, "Serve @app.page views (and debug stats) over HTTP."
+    )
+    web_port = Option(6066, _web_port, "Port of the web server; 0 picks a free port.")
+    # Not Faust's 0.0.0.0: table views show application state and debug=True
+    # shows internals, so reaching them from the network must be a choice.
+    web_bind = Option(
+        "127.0.0.1",
+        _hostname,
+        "Address the web server listens on; 0.0.0.0 to accept remote clients.",
+    )
+    web_host = Option(
+        "",
+        _optional_hostname,
+        "Host name in the URLs the web server reports; empty: the bind address.",
     )
 
     def __init__(

@@ -75,6 +75,7 @@ class Table:
         self._data: dict[Any, Any] = {}
         self._partition_of: dict[Any, int] = {}
         self._dirty: set[Any] = set()
+        self._warned_partition = False
         self.reads = 0
         self.writes = 0
 
@@ -96,7 +97,10 @@ class Table:
         self._check_writer()
         self.writes += 1
         self._data[key] = value
-        self._partition_of[key] = self._partition_for(key)
+        if key not in self._partition_of:
+            self._partition_of[key] = self._partition_for(key)
+        elif not self._warned_partition:
+            self._check_partition(key)
         self._dirty.add(key)
 
     def __delitem__(self, key: Any) -> None:
@@ -158,6 +162,28 @@ class Table:
                 "topic partitions and workers."
             )
 
+    def _check_partition(self, key: Any) -> None:
+        # A key stays in the changelog partition it was first written to, so
+        # recovery finds one record for it; a stream not partitioned by the
+        # table key would still spread updates over workers, so say so once.
+        event = current_event.get()
+        home = self._partition_of[key]
+        if event is not None and event.message.partition != home:
+            self._warned_partition = True
+            m = event.message
+            logger.warning(
+                "table %s: key %r lives in changelog partition %d but was "
+                "updated from %s[%d]@%d; with several workers its updates "
+                "would be split. Send the stream keyed by the table key "
+                "(re-key it to a topic) before updating the table.",
+                self.name,
+                key,
+                home,
+                m.topic,
+                m.partition,
+                m.offset,
+            )
+
     def _partition_for(self, key: Any) -> int:
         partitions = self.changelog.partition_count
         event = current_event.get()
@@ -176,8 +202,13 @@ class Table:
         data = self._data
         records = []
         for key in dirty:
-            value = codec.dumps_value(data[key]) if key in data else None
-            records.append((self._partition_of[key], codec.dumps_key(key), value))
+            if key in data:
+                partition = self._partition_of[key]
+                value = codec.dumps_value(data[key])
+            else:
+                partition = self._partition_of.pop(key)
+                value = None
+            records.append((partition, codec.dumps_key(key), value))
         return records
 
     def apply_changelog(self, messages: list[Message]) -> int:

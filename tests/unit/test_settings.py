@@ -29,6 +29,10 @@ OPTION_NAMES = [
     "broker_commit_interval",
     "broker_max_poll_records",
     "producer_linger_ms",
+    "web_enabled",
+    "web_port",
+    "web_bind",
+    "web_host",
 ]
 
 
