@@ -63,3 +63,13 @@ def unload_ipython_extension(ipython):  # noqa: ANN001 - IPython's shell
     from .jupyter import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+def __getattr__(name: str) -> object:  # PEP 562: a module attribute hook
+    # ``faust.cli.option`` works after ``import streamkit as faust`` without
+    # importing the command line (click, rich) on every ``import streamkit``.
+    if name == "cli":
+        import importlib
+
+        return importlib.import_module(".cli", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

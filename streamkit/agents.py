@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .events import Event, current_agent
 from .exceptions import AgentError
+from .sensors import Timing
 from .streams import Stream, StreamBuffer
 from .topics import Topic
 
@@ -60,6 +61,8 @@ class Agent:
         self.stopping = True
         self.processed = 0
         self.errors = 0
+        #: Sampled time the function spends per event (see streamkit.sensors).
+        self.runtime = Timing()
         self.error_hooks: list[ErrorHook] = []
         self._actors: list[asyncio.Task[None]] = []
         self._swap: asyncio.Task[None] | None = None

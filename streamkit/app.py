@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
@@ -22,12 +23,14 @@ import mode
 from .agents import Agent
 from .conductor import Conductor
 from .exceptions import ConfigurationError, StreamkitError
-from .scheduling import Scheduled, Scheduler, Timer
+from .scheduling import Crontab, Scheduled, Scheduler, Timer
 from .sensors import Monitor
+from .services import ServiceRegistry
 from .settings import Settings
 from .tables import Table, TableManager
 from .topics import Topic
 from .transport import Producer, Transport, create_transport, redact_url
+from .web import WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +51,16 @@ class App(mode.Service):
     def __init__(self, id: str, **settings: Any) -> None:
         self.conf = Settings(id, **settings)
         self.id = self.conf.app_id
-        self.monitor = Monitor()
+        self.monitor = Monitor(self)
+        self.web = WebServer(self)
         self.agents: dict[str, Agent] = {}
         self.topics: dict[str, Topic] = {}
         self.tables = TableManager(self)
         self.scheduler = Scheduler(self)
+        self.services = ServiceRegistry(self)
         self.conductor = Conductor(self)
+        #: ``@app.command()`` commands by name (click.Command objects).
+        self.commands: dict[str, Any] = {}
         self.transport: Transport | None = None
         self.producer: Producer | None = None
         self._running = False
@@ -74,6 +81,15 @@ class App(mode.Service):
     def is_running(self) -> bool:
         """True between the end of ``start()`` and the beginning of ``stop()``."""
         return self._running
+
+    def is_leader(self) -> bool:
+        """True while this worker is its group's leader (a method, as in Faust).
+
+        The leader runs the ``on_leader=True`` tasks, timers and crontabs; see
+        :mod:`streamkit.conductor` for the election.  False while the App is
+        not running.
+        """
+        return self._running and self.conductor.is_leader
 
     # -- definitions -----------------------------------------------------------
 
@@ -186,14 +202,20 @@ class App(mode.Service):
         *,
         name: str | None = None,
         context: contextvars.Context | None = None,
+        on_leader: bool = False,
     ) -> Any:
         """Run ``async def f()`` (or ``f(app)``) once the App is operational.
 
-        Usable as ``@app.task`` and ``@app.task()``.
+        Usable as ``@app.task`` and ``@app.task()``.  With ``on_leader=True``
+        it runs on the group's leader only: it starts when this worker
+        becomes the leader and is cancelled when it stops being it (see
+        :mod:`streamkit.scheduling`).
         """
 
         def decorate(f: Callable[..., Coroutine[Any, Any, Any]]) -> Scheduled:
-            job = Scheduled(self, f, name=name or f.__name__, context=context)
+            job = Scheduled(
+                self, f, name=name or f.__name__, context=context, on_leader=on_leader
+            )
             self.scheduler.add(job)
             return job
 
@@ -201,16 +223,68 @@ class App(mode.Service):
 
     def timer(
         self,
-        interval: float,
+        interval: float | datetime.timedelta,
         *,
         name: str | None = None,
         context: contextvars.Context | None = None,
+        on_leader: bool = False,
     ) -> Callable[[Callable[..., Coroutine[Any, Any, Any]]], Timer]:
-        """Run ``async def f()`` every ``interval`` seconds while the App runs."""
+        """Run ``async def f()`` every ``interval`` seconds while the App runs.
+
+        With ``on_leader=True`` only the group's leader runs the body.
+        Defining a timer with an existing name replaces it.
+
+        Raises:
+            ConfigurationError: ``interval`` is not a positive number.
+        """
 
         def decorate(f: Callable[..., Coroutine[Any, Any, Any]]) -> Timer:
             job = Timer(
-                self, f, interval=interval, name=name or f.__name__, context=context
+                self,
+                f,
+                interval=interval,
+                name=name or f.__name__,
+                context=context,
+                on_leader=on_leader,
+            )
+            self.scheduler.add(job)
+            return job
+
+        return decorate
+
+    def crontab(
+        self,
+        cron_format: str,
+        *,
+        timezone: datetime.tzinfo | str | None = None,
+        on_leader: bool = False,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> Callable[[Callable[..., Coroutine[Any, Any, Any]]], Crontab]:
+        """Run ``async def f()`` at the times the cron expression names.
+
+        Args:
+            cron_format: five fields (``"0 9 * * mon-fri"``), or six with
+                seconds last (``"* * * * * */10"``).
+            timezone: a :class:`datetime.tzinfo` or an IANA name
+                (``"Europe/Paris"``); UTC by default, as in Faust.
+            on_leader: run on the group's leader only.
+            name: the job name (default: the function name); defining a
+                crontab with an existing name replaces it.
+
+        Raises:
+            ConfigurationError: a bad expression or time zone.
+        """
+
+        def decorate(f: Callable[..., Coroutine[Any, Any, Any]]) -> Crontab:
+            job = Crontab(
+                self,
+                f,
+                spec=cron_format,
+                timezone=timezone,
+                name=name or f.__name__,
+                context=context,
+                on_leader=on_leader,
             )
             self.scheduler.add(job)
             return job
@@ -237,10 +311,48 @@ class App(mode.Service):
             help=help,
         )
 
-    def service(self, cls: type[mode.Service]) -> type[mode.Service]:
-        """Start an instance of a :class:`mode.Service` subclass with the App."""
-        self.add_dependency(cls())
-        return cls
+    def command(
+        self, *options: Any, name: str | None = None, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Any]:
+        """Add a subcommand to ``streamkit -A module`` and ``python module.py``.
+
+        ``@app.command(option("--count", type=int), argument("name"))`` with
+        ``option``/``argument`` from :mod:`streamkit.cli` (click's own).  The
+        command is named after the function (``_`` becomes ``-``) unless
+        ``name`` is given, and its docstring is its ``--help``.  An ``async
+        def`` runs on a new loop; the App is not started for it (start it in
+        the command with ``async with app.running():`` when it needs to).
+        Defining a command again replaces it.  Returns the click.Command.
+        """
+        from .cli.app_commands import build_command
+
+        def decorate(fun: Callable[..., Any]) -> Any:
+            command = build_command(self, fun, options, name=name, **kwargs)
+            self.commands[command.name] = command
+            return command
+
+        return decorate
+
+    def page(self, path: str, *, name: str | None = None) -> Callable[[Any], Any]:
+        """Serve ``async def view(web, request)`` or a ``streamkit.web.View``
+        subclass at ``path`` (``/orders/{id}/``) on the App's web server.
+
+        Pages may be defined while the App runs; see :mod:`streamkit.web`.
+        """
+        return self.web.page(path, name=name)
+
+    def service(self, cls: type[mode.Service] | mode.Service) -> type[mode.Service]:
+        """Run a :class:`mode.Service` with the App; returns its class.
+
+        Takes a subclass (instantiated without arguments, as ``@app.service``
+        does) or an instance.  It starts once the App is running, before
+        tasks and timers, and stops before the App's consumer and producer;
+        see :mod:`streamkit.services`.
+
+        Raises:
+            ConfigurationError: ``cls`` is not a mode.Service class or instance.
+        """
+        return type(self.services.add(cls))
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -273,7 +385,7 @@ class App(mode.Service):
     async def on_start(self) -> None:
         conf = self.conf
         logger.info("app %s: starting on %s", self.id, redact_url(conf.broker))
-        self.monitor = Monitor()
+        self.monitor = Monitor(self)
         self.transport = create_transport(
             conf.broker,
             credentials=conf.broker_credentials,
@@ -299,13 +411,18 @@ class App(mode.Service):
         self._running = True
 
     async def on_started(self) -> None:
+        await self.web.start()
+        self.spawn(self.monitor.sample_forever())
+        await self.services.start()
         self.scheduler.start()
         logger.info("app %s: running", self.id)
 
     async def on_stop(self) -> None:
         logger.info("app %s: stopping", self.id)
         self._running = False
+        await self.web.stop()
         await self.scheduler.stop()
+        await self.services.stop()
         for task in list(self._spawned):
             task.cancel()
         await asyncio.gather(*self._spawned, return_exceptions=True)

@@ -6,6 +6,14 @@ committed once all of them have finished with it, and only after the tables'
 changelogs have been flushed, so state on the broker never lags the offsets.
 
 Batching per fetch (no task or future per message) is what keeps this fast.
+
+Leader election: when a job is for the leader only (``on_leader=True``),
+every worker also subscribes to the one-partition topic
+``{app_id}-__leader``; the member the group assigns its partition 0 is the
+leader.  Nothing is ever written to that topic: the group's assignment is
+the election, and a rebalance (a worker joining, leaving or dying) is a new
+one.  Without a consumer at all (no agent and no leader job) there is no
+group to share with, and the worker is its own leader.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ logger = logging.getLogger(__name__)
 # How long a revocation waits for actors to finish the events they hold.
 REVOKE_TIMEOUT = 30.0
 
+LEADER_TOPIC_SUFFIX = "__leader"
+
 
 class Conductor:
     """Consumer, dispatch, offset tracking and commits for one App."""
@@ -47,10 +57,43 @@ class Conductor:
         self._commit_lock: asyncio.Lock | None = None
         self._assigned_once: asyncio.Event | None = None
         self._resubscribe: asyncio.Task[None] | None = None
+        #: True while this worker holds partition 0 of the leader topic.
+        self.is_leader = False
 
     @property
     def group_id(self) -> str:
         return self.app.id
+
+    @property
+    def leader_topic(self) -> str:
+        """The one-partition topic whose owner is the group's leader."""
+        return f"{self.app.id}-{LEADER_TOPIC_SUFFIX}"
+
+    @property
+    def _leader_tp(self) -> TP:
+        return TP(self.leader_topic, 0)
+
+    def _subscription(self) -> frozenset[str]:
+        topics = set(self._routes)
+        if self.app.scheduler.has_leader_jobs:
+            topics.add(self.leader_topic)
+        return frozenset(topics)
+
+    def leader_wanted(self) -> None:
+        """A leader-only job was defined: join the election if not in it yet."""
+        if self._committer is not None and self.leader_topic not in self._topics:
+            self._schedule_resubscribe()
+
+    async def _set_leader(self, leader: bool) -> None:
+        if leader == self.is_leader:
+            return
+        self.is_leader = leader
+        logger.info(
+            "app %s: this worker %s the leader",
+            self.app.id,
+            "is now" if leader else "is no longer",
+        )
+        await self.app.scheduler.leadership_changed(leader)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -60,15 +103,19 @@ class Conductor:
         self._assigned_once = asyncio.Event()
         self.tracker = OffsetTracker()
         self._routes = self._build_routes()
-        self._topics = frozenset(self._routes)
+        self._topics = self._subscription()
+        self.is_leader = False
         if self._topics:
+            if self.leader_topic in self._topics:
+                await self.app.transport.create_topic(self.leader_topic, 1)
             await self._open_consumer()
             await self._assigned_once.wait()
         else:
             # No agent yet (a notebook defines them later): nothing to join,
             # and no other worker to share with, so every table partition
-            # is this worker's.
+            # is this worker's, and so is the leadership.
             await self.app.tables.recover(self.app.tables.all_partitions())
+            self.is_leader = True
             self._assigned_once.set()
         loop = asyncio.get_running_loop()
         self._committer = loop.create_task(self._commit_loop())
@@ -90,6 +137,7 @@ class Conductor:
             await self.consumer.stop()
             self.consumer = None
         self.assigned = set()
+        self.is_leader = False
 
     async def _open_consumer(self) -> None:
         read_committed = self.app.conf.processing_guarantee == "exactly_once"
@@ -116,14 +164,16 @@ class Conductor:
 
     def agents_changed(self) -> None:
         """Re-route after an agent was added or redefined while running."""
-        routes = self._build_routes()
-        self._routes = routes
+        self._routes = self._build_routes()
         running = self._committer is not None
-        if running and frozenset(routes) != self._topics:
-            previous = self._resubscribe
-            self._resubscribe = asyncio.get_running_loop().create_task(
-                self._change_subscription(previous)
-            )
+        if running and self._subscription() != self._topics:
+            self._schedule_resubscribe()
+
+    def _schedule_resubscribe(self) -> None:
+        previous = self._resubscribe
+        self._resubscribe = asyncio.get_running_loop().create_task(
+            self._change_subscription(previous)
+        )
 
     async def _change_subscription(self, previous: asyncio.Task[None] | None) -> None:
         # A consumer's topics are fixed, so a new topic means a new group
@@ -131,15 +181,18 @@ class Conductor:
         # buffered, wait for in-flight events, commit) and join again.
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
-        topics = frozenset(self._routes)
+        topics = self._subscription()
         if topics == self._topics:
             return
         logger.info("subscribing to %s", ", ".join(sorted(topics)))
         for agent in self.app.agents.values():
             if agent.topic.name in topics and agent.topic.name not in self._topics:
                 await self.app.declare_topic(agent.topic)
+        if self.leader_topic in topics - self._topics:
+            await self.app.transport.create_topic(self.leader_topic, 1)
         await self.pause()
-        await self.on_partitions_revoked(set(self.assigned))
+        held = set(self.assigned) | ({self._leader_tp} if self.is_leader else set())
+        await self.on_partitions_revoked(held)
         if self.consumer is not None:
             await self.consumer.stop()
         self._topics = topics
@@ -244,7 +297,9 @@ class Conductor:
             if self.app.conf.processing_guarantee == "exactly_once":
                 await producer.commit_transaction(offsets, self.group_id)
             else:
+                flush_started = time.monotonic()
                 await producer.flush()
+                self.app.monitor.on_flush(time.monotonic() - flush_started)
                 if offsets and self.consumer is not None:
                     await self.consumer.commit(offsets)
             self.committed.update(offsets)
@@ -254,6 +309,9 @@ class Conductor:
     # -- rebalancing (the RebalanceListener protocol) ------------------------
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # Leader jobs stop before the partition goes: never two leaders.
+        if self._leader_tp in revoked:
+            await self._set_leader(False)
         revoked = revoked & self.assigned
         if not revoked:
             return
@@ -277,7 +335,6 @@ class Conductor:
         self.tracker.forget(revoked)
         kept = {tp.partition for tp in self.assigned}
         self.app.tables.drop({tp.partition for tp in revoked} - kept)
-        self.app.monitor.on_rebalance()
 
     async def _wait_in_flight(self, tps: set[TP]) -> None:
         # Actors ack on their own schedule; there is no event to wait on, so
@@ -296,11 +353,17 @@ class Conductor:
             )
 
     async def on_partitions_assigned(self, assigned: set[TP]) -> None:
+        # The leader partition is an election token, not data: tables and
+        # offsets never see it.
+        leader = self._leader_tp in assigned
+        assigned = set(assigned) - {self._leader_tp}
         self.assigned = set(assigned)
         logger.info("partitions assigned: %s", _describe(assigned))
         partitions = {tp.partition for tp in assigned}
         self.app.tables.drop(self.app.tables.recovered - partitions)
         await self.app.tables.recover(partitions)
+        self.app.monitor.on_rebalance()
+        await self._set_leader(leader)
         if self._assigned_once is not None:
             self._assigned_once.set()
 

@@ -1,21 +1,34 @@
-"""Tasks and timers: functions the App runs beside its agents.
+"""Tasks, timers and crontabs: functions the App runs beside its agents.
 
 A task runs once when the App is operational (its consumer has its first
 assignment).  A timer runs every ``interval`` seconds on a fixed schedule
 measured from its start, so the time its body takes does not make it drift;
 when a run overlaps the next tick, the missed ticks are skipped and counted.
-Both can be redefined while the App runs (a notebook re-running a cell).
+A crontab runs at the wall-clock times a cron expression names, in a time
+zone (UTC unless told otherwise, as in Faust).  All of them can be redefined
+while the App runs (a notebook re-running a cell).
+
+``on_leader=True`` means one worker of the group runs the job: the leader
+(see :meth:`streamkit.App.is_leader`).  A leader timer or crontab ticks on
+every worker and runs its body only where the worker is the leader at that
+tick, so a body that is running is never cut short by a rebalance.  A
+leader task starts when its worker becomes the leader and is cancelled when
+the worker stops being it; it starts again the next time, unless it already
+returned during this run of the App.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime as dt
 import inspect
 import logging
 import math
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .exceptions import ConfigurationError
 
@@ -39,6 +52,7 @@ class Scheduled:
         *,
         name: str,
         context: contextvars.Context | None = None,
+        on_leader: bool = False,
     ) -> None:
         if not inspect.iscoroutinefunction(fun):
             raise ConfigurationError(
@@ -48,13 +62,18 @@ class Scheduled:
         self.fun = fun
         self.name = name
         self.context = context
+        self.on_leader = bool(on_leader)
         self.runs = 0
         self.errors = 0
         self.error_hooks: list[ErrorHook] = []
+        #: True once a task returned during the current run of the App, so a
+        #: leader task is not run again when its worker regains leadership.
+        self.finished = False
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} runs={self.runs}>"
+        leader = " on_leader" if self.on_leader else ""
+        return f"<{type(self).__name__} {self.name!r}{leader} runs={self.runs}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:
         return self.fun(*args, **kwargs)
@@ -62,6 +81,11 @@ class Scheduled:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def waits_for_leadership(self) -> bool:
+        """True for a job that starts only on the leader (a leader task)."""
+        return self.on_leader
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -99,8 +123,16 @@ class Scheduled:
         finally:
             self.runs += 1
 
+    def _leader_elsewhere(self) -> bool:
+        """True when this job is for the leader and this worker is not it."""
+        if self.on_leader and not self.app.is_leader():
+            logger.debug("%s %s: not the leader, skipped", self.kind, self.name)
+            return True
+        return False
+
     async def _main(self) -> None:
         await self._invoke()
+        self.finished = True
 
 
 class Timer(Scheduled):
@@ -113,28 +145,41 @@ class Timer(Scheduled):
         app: App,
         fun: Callable[..., Awaitable[Any]],
         *,
-        interval: float,
+        interval: float | dt.timedelta,
         name: str,
         context: contextvars.Context | None = None,
+        on_leader: bool = False,
     ) -> None:
-        if not isinstance(interval, (int, float)) or not interval > 0:
+        if isinstance(interval, dt.timedelta):
+            interval = interval.total_seconds()
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or not interval > 0
+        ):
             raise ConfigurationError(
                 f"timer {name!r}: interval must be a positive number of "
                 f"seconds, got {interval!r}"
             )
-        super().__init__(app, fun, name=name, context=context)
+        super().__init__(app, fun, name=name, context=context, on_leader=on_leader)
         self.interval = float(interval)
         self.skipped = 0
 
     def __repr__(self) -> str:
-        return f"<Timer {self.name!r} every {self.interval}s runs={self.runs}>"
+        leader = " on_leader" if self.on_leader else ""
+        return f"<Timer {self.name!r} every {self.interval}s{leader} runs={self.runs}>"
+
+    @property
+    def waits_for_leadership(self) -> bool:
+        return False  # it ticks everywhere and checks leadership per tick
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time() + self.interval
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-            await self._invoke()
+            if not self._leader_elsewhere():
+                await self._invoke()
             next_at += self.interval
 
             late = loop.time() - next_at
@@ -153,36 +198,166 @@ class Timer(Scheduled):
                 )
 
 
+def _zone(name: str, timezone: dt.tzinfo | str | None) -> dt.tzinfo:
+    if timezone is None:
+        return dt.timezone.utc
+    if isinstance(timezone, dt.tzinfo):
+        return timezone
+    if isinstance(timezone, str):
+        try:
+            return ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise ConfigurationError(
+        f"crontab {name!r}: timezone must be a tzinfo or an IANA zone name "
+        f"such as 'Europe/Paris', got {timezone!r}"
+    )
+
+
+class Crontab(Scheduled):
+    """A task run at the times a cron expression names.
+
+    The expression has five fields (minute, hour, day of month, month, day of
+    week) or six, the sixth being seconds (``"* * * * * */10"``: every ten
+    seconds), as :mod:`croniter` reads them.  A run that lasts past the next
+    matching time makes that time be skipped (counted in ``skipped``).
+    """
+
+    kind = "crontab"
+
+    def __init__(
+        self,
+        app: App,
+        fun: Callable[..., Awaitable[Any]],
+        *,
+        spec: str,
+        timezone: dt.tzinfo | str | None = None,
+        name: str,
+        context: contextvars.Context | None = None,
+        on_leader: bool = False,
+    ) -> None:
+        from croniter import croniter
+
+        if not isinstance(spec, str) or not croniter.is_valid(spec):
+            raise ConfigurationError(
+                f"crontab {name!r}: {spec!r} is not a cron expression; write "
+                "five fields 'minute hour day month weekday' (e.g. '0 9 * * "
+                "mon-fri') and optionally a sixth for seconds ('* * * * * */10')"
+            )
+        super().__init__(app, fun, name=name, context=context, on_leader=on_leader)
+        self.spec = spec
+        self.timezone = _zone(name, timezone)
+        self.skipped = 0
+
+    def __repr__(self) -> str:
+        leader = " on_leader" if self.on_leader else ""
+        return (
+            f"<Crontab {self.name!r} {self.spec!r} {self.timezone}{leader} "
+            f"runs={self.runs}>"
+        )
+
+    @property
+    def waits_for_leadership(self) -> bool:
+        return False  # it ticks everywhere and checks leadership per tick
+
+    def next_times(
+        self, count: int, after: dt.datetime | None = None
+    ) -> list[dt.datetime]:
+        """The next ``count`` matching times after ``after`` (default: now)."""
+        schedule = self._schedule(after or dt.datetime.now(self.timezone))
+        return [next(schedule) for _ in range(count)]
+
+    def _schedule(self, after: dt.datetime) -> Iterator[dt.datetime]:
+        """Matching times after ``after``, as aware datetimes, in order.
+
+        croniter walks naive wall-clock times, which zoneinfo then places:
+        a time a DST jump skips runs at the instant after the jump, and a
+        time a DST fall-back repeats runs once.  (Given aware datetimes,
+        croniter 5 gets the day of a DST change wrong.)
+        """
+        from croniter import croniter
+
+        wall = croniter(self.spec, after.astimezone(self.timezone).replace(tzinfo=None))
+        last = after.timestamp()
+        while True:
+            when = wall.get_next(dt.datetime).replace(tzinfo=self.timezone)
+            if when.timestamp() > last:
+                last = when.timestamp()
+                yield when
+
+    async def _main(self) -> None:
+        # Iterate the schedule rather than asking "what is next after now"
+        # each time: a sleep that wakes a hair early must not run a time twice.
+        for when in self._schedule(dt.datetime.now(self.timezone)):
+            delay = when.timestamp() - time.time()
+            if delay < 0:
+                self.skipped += 1
+                logger.warning(
+                    "crontab %s skipped its run due at %s: the previous run "
+                    "was still going",
+                    self.name,
+                    when.isoformat(),
+                )
+                continue
+            await asyncio.sleep(delay)
+            if not self._leader_elsewhere():
+                await self._invoke()
+
+
 class Scheduler:
-    """The App's tasks and timers, by name."""
+    """The App's tasks, timers and crontabs, by name."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self.jobs: dict[str, Scheduled] = {}
         self.started = False
 
+    @property
+    def has_leader_jobs(self) -> bool:
+        """True when a job is for the leader only (so there must be one)."""
+        return any(job.on_leader for job in self.jobs.values())
+
     def add(self, job: Scheduled) -> Scheduled:
         """Register a job; one with the same name is replaced (and restarted)."""
         old = self.jobs.get(job.name)
         self.jobs[job.name] = job
+        if job.on_leader:
+            self.app.conductor.leader_wanted()
         if self.started:
             if old is not None:
                 loop = asyncio.get_running_loop()
                 loop.create_task(self._replace(old, job))
-            else:
+            elif self._may_start(job):
                 job.start()
         return job
 
+    def _may_start(self, job: Scheduled) -> bool:
+        return not job.waits_for_leadership or (
+            self.app.is_leader() and not job.finished
+        )
+
     async def _replace(self, old: Scheduled, new: Scheduled) -> None:
         await old.stop()
-        if self.started and self.jobs.get(new.name) is new:
+        if self.started and self.jobs.get(new.name) is new and self._may_start(new):
             new.start()
 
     def start(self) -> None:
         self.started = True
         for job in self.jobs.values():
-            job.start()
+            job.finished = False
+            if self._may_start(job):
+                job.start()
 
     async def stop(self) -> None:
         self.started = False
         await asyncio.gather(*(job.stop() for job in self.jobs.values()))
+
+    async def leadership_changed(self, leader: bool) -> None:
+        """Start the leader tasks on the new leader, stop them elsewhere."""
+        waiting = [j for j in self.jobs.values() if j.waits_for_leadership]
+        if not leader:
+            await asyncio.gather(*(job.stop() for job in waiting))
+        elif self.started:
+            for job in waiting:
+                if not job.running and not job.finished:
+                    job.start()

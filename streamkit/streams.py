@@ -13,11 +13,14 @@ it, as in Faust.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .events import Event, current_event
+from .sensors import RUNTIME_SAMPLE_EVERY
+from .transport import TP
 
 if TYPE_CHECKING:
     from .agents import Agent
@@ -37,6 +40,8 @@ class StreamBuffer:
         self._not_empty: asyncio.Event | None = None
         self._not_full: asyncio.Event | None = None
         self.full_waits = 0
+        #: ``full_waits`` by the topic partition of the event being put.
+        self.full_waits_by_tp: Counter[TP] = Counter()
 
     def __len__(self) -> int:
         return len(self._events)
@@ -55,6 +60,7 @@ class StreamBuffer:
         for event in events:
             while len(self._events) >= self.maxsize:
                 self.full_waits += 1
+                self.full_waits_by_tp[event.message.tp] += 1
                 not_full.clear()
                 not_empty.set()
                 await not_full.wait()
@@ -124,6 +130,10 @@ class Stream:
         self.generation = generation
         self.current_event: Event | None = None
         self._handed_out = 0
+        # Runtime sampling (see streamkit.sensors): the event being timed.
+        self._sample_in = 1
+        self._timed: Event | None = None
+        self._timed_at = 0.0
 
     def __repr__(self) -> str:
         return f"<Stream of agent {self.agent.name!r} ({len(self.buffer)} buffered)>"
@@ -162,6 +172,11 @@ class Stream:
 
         self.current_event = event
         current_event.set(event)
+        self._sample_in -= 1
+        if not self._sample_in:
+            self._sample_in = RUNTIME_SAMPLE_EVERY
+            self._timed = event
+            self._timed_at = perf_counter()
         return event
 
     def _ack_current(self) -> None:
@@ -171,6 +186,9 @@ class Stream:
             current_event.set(None)
             event.ack()
             self.agent.processed += 1
+            if event is self._timed:
+                self._timed = None
+                self.agent.runtime.add(perf_counter() - self._timed_at)
 
     def release(self) -> None:
         """Hand an unfinished current event back to the buffer (on cancel)."""
@@ -235,8 +253,9 @@ class Stream:
                 event = await self._next_unacked(timeout)
             except StopAsyncIteration:
                 if batch:
+                    started = perf_counter() if self._timed is not None else None
                     yield [e.value for e in batch]
-                    self._ack_batch(batch)
+                    self._ack_batch(batch, started)
                 return
 
             if event is not None:
@@ -245,8 +264,9 @@ class Stream:
                     deadline = loop.time() + within
 
             if len(batch) >= max_ or (event is None and batch):
+                started = perf_counter() if self._timed is not None else None
                 yield [e.value for e in batch]
-                self._ack_batch(batch)
+                self._ack_batch(batch, started)
                 batch = []
                 deadline = None
 
@@ -256,7 +276,11 @@ class Stream:
         self.current_event = None
         return await self.next_event(timeout)
 
-    def _ack_batch(self, batch: list[Event]) -> None:
+    def _ack_batch(self, batch: list[Event], started: float | None = None) -> None:
         for event in batch:
             event.ack()
         self.agent.processed += len(batch)
+        # A batch holding the sampled event is timed from yield to ack.
+        self._timed = None
+        if started is not None:
+            self.agent.runtime.add((perf_counter() - started) / len(batch))

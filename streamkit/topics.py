@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from .codecs import Codec
@@ -98,10 +99,13 @@ class Topic:
     ) -> RecordMetadata:
         """Send one record and wait until the broker has stored it."""
         producer = await self.app.ready_producer(self)
-        self.app.monitor.on_send(self.name)
-        return await producer.send_and_wait(
-            self.name,
-            self.codec.dumps_key(key),
-            self.codec.dumps_value(value),
-            partition,
+        monitor = self.app.monitor
+        monitor.on_send(self.name)
+        key_bytes = self.codec.dumps_key(key)
+        value_bytes = self.codec.dumps_value(value)
+        started = time.perf_counter()
+        metadata = await producer.send_and_wait(
+            self.name, key_bytes, value_bytes, partition
         )
+        monitor.on_send_latency(time.perf_counter() - started)
+        return metadata

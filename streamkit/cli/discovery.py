@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..app import App
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, StreamkitError
 from ..settings import Settings
 
 
@@ -18,7 +18,9 @@ def load_app(spec: str) -> App:
     """Import ``module[:attribute]`` and return its App.
 
     Without an attribute the module's ``app`` is used, or its only App.
-    Raises :class:`click.UsageError` saying what to write instead.
+    Raises :class:`click.UsageError` saying what to write instead, and
+    :class:`click.ClickException` when importing the module raises a
+    :class:`~streamkit.exceptions.StreamkitError` (a misspelt setting...).
     """
     module_name, _, attribute = spec.partition(":")
 
@@ -34,6 +36,9 @@ def load_app(spec: str) -> App:
             f"-A {spec}: no module named {module_name!r}. Pass an importable "
             "module (run from its directory or install it), e.g. -A flights"
         ) from exc
+    except StreamkitError as exc:
+        # A bad setting or definition in the module: the message names it.
+        raise click.ClickException(f"-A {spec}: {exc}") from None
 
     if attribute:
         app = getattr(module, attribute, None)

@@ -7,27 +7,14 @@ import logging
 import signal
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
 
 from ..app import App
+from ..exceptions import ConfigurationError
 from ..transport import redact_url
 from .discovery import check_broker_url
+from .output import LOGLEVELS, run, setup_logging
 
 logger = logging.getLogger(__name__)
-
-LOGLEVELS = ["debug", "info", "warning", "error", "critical"]
-
-
-def setup_logging(loglevel: str) -> None:
-    """Send log records to stderr through rich (the library installs none)."""
-    logging.basicConfig(
-        level=loglevel.upper(),
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-        force=True,
-    )
 
 
 async def serve(app: App) -> None:
@@ -70,9 +57,55 @@ async def serve(app: App) -> None:
     callback=check_broker_url,
     help="Broker URL (memory:// or kafka://host:port); overrides the App.",
 )
+@click.option(
+    "--web-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Port of the web server (app.conf.web_port, default 6066; 0: any free).",
+)
+@click.option(
+    "--web-bind",
+    metavar="ADDRESS",
+    help="Address the web server listens on (app.conf.web_bind, default "
+    "127.0.0.1; 0.0.0.0 accepts remote clients).",
+)
+@click.option(
+    "--without-web",
+    is_flag=True,
+    help="Do not start the web server (app.conf.web_enabled = False).",
+)
 @click.pass_context
-def worker(ctx: click.Context, loglevel: str, broker: str | None) -> None:
+def worker(
+    ctx: click.Context,
+    loglevel: str,
+    broker: str | None,
+    web_port: int | None,
+    web_bind: str | None,
+    without_web: bool,
+) -> None:
     """Start a worker: consume, process and commit until stopped."""
     app: App = ctx.obj["get_app"](broker)
+    configure_web(app, web_port, web_bind, without_web)
     setup_logging(loglevel)
-    asyncio.run(serve(app))
+    run(serve(app))
+
+
+def configure_web(
+    app: App, port: int | None, bind: str | None, without_web: bool
+) -> None:
+    """Apply the web options to ``app.conf``; options not given leave it as is.
+
+    Raises:
+        click.BadParameter: a value the setting refuses.
+    """
+    for option, setting, value in (
+        ("--web-port", "web_port", port),
+        ("--web-bind", "web_bind", bind),
+        ("--without-web", "web_enabled", False if without_web else None),
+    ):
+        if value is None:
+            continue
+        try:
+            setattr(app.conf, setting, value)
+        except ConfigurationError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None

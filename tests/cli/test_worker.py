@@ -130,12 +130,14 @@ async def test_worker_process_fills_tables_and_stops_cleanly_on_sigterm(
     await wait_until(lambda: READY in worker.log(), "the worker", 60, [worker])
 
     frame = first_scheduled(SLICE)
+    expected = expected_for(frame)
     await replay(url, frame, f"{app_id}-replayer")
-    await assert_changelogs_hold(url, app_id, expected_for(frame))
+    await assert_changelogs_hold(url, app_id, expected)
 
     assert worker.stop(signal.SIGTERM, timeout=60) == 0
     assert worker.stop_seconds < 30
     assert_clean_log(worker, app_id)
+    await assert_changelogs_hold(url, app_id, expected)
 
 
 @pytest.mark.kafka

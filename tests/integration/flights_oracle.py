@@ -99,7 +99,7 @@ async def read_changelogs(broker_url: str, app_id: str) -> ChangelogState:
     names and codecs are used, and :meth:`Table.apply_changelog` replays the
     records in offset order, as a recovering worker does.
     """
-    reader = App(f"{app_id}", broker=broker_url)
+    reader = App(app_id, broker=broker_url)
     origins = reader.Table("flights-per-origin", default=int)
     carriers = reader.Table("carrier-delays", default=DelayStats, value_type=DelayStats)
     transport = create_transport(broker_url, client_id=f"{app_id}-test-reader")
