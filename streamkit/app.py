@@ -408,10 +408,10 @@ class App(mode.Service):
         await self.conductor.start()
         for agent in self.agents.values():
             agent.start()
+        await self.web.start()
         self._running = True
 
     async def on_started(self) -> None:
-        await self.web.start()
         self.spawn(self.monitor.sample_forever())
         await self.services.start()
         self.scheduler.start()

@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
+
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -236,8 +238,6 @@ class Crontab(Scheduled):
         context: contextvars.Context | None = None,
         on_leader: bool = False,
     ) -> None:
-        from croniter import croniter
-
         if not isinstance(spec, str) or not croniter.is_valid(spec):
             raise ConfigurationError(
                 f"crontab {name!r}: {spec!r} is not a cron expression; write "
@@ -275,9 +275,8 @@ class Crontab(Scheduled):
         time a DST fall-back repeats runs once.  (Given aware datetimes,
         croniter 5 gets the day of a DST change wrong.)
         """
-        from croniter import croniter
-
-        wall = croniter(self.spec, after.astimezone(self.timezone).replace(tzinfo=None))
+        local = after.astimezone(self.timezone).replace(tzinfo=None)
+        wall = croniter(self.spec, local)
         last = after.timestamp()
         while True:
             when = wall.get_next(dt.datetime).replace(tzinfo=self.timezone)

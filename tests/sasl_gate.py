@@ -137,9 +137,7 @@ class Login:
         if self.mechanism == "PLAIN":
             _, user, password = (token.split(b"\0") + [b"", b""])[:3]
             expected = self.users.get(user.decode(errors="replace"))
-            if expected is None or not hmac.compare_digest(
-                expected.encode(), password
-            ):
+            if expected is None or not hmac.compare_digest(expected.encode(), password):
                 raise LoginFailed("Authentication failed: Invalid username or password")
             self.done = True
             return b""
@@ -220,9 +218,7 @@ async def serve_client(
         return
     try:
         if await handshake(client_r, client_w, upstream_r, upstream_w, users):
-            await asyncio.gather(
-                pipe(client_r, upstream_w), pipe(upstream_r, client_w)
-            )
+            await asyncio.gather(pipe(client_r, upstream_w), pipe(upstream_r, client_w))
     except (ConnectionError, asyncio.IncompleteReadError, struct.error):
         pass
     finally:
@@ -231,10 +227,8 @@ async def serve_client(
                 writer.close()
 
 
-async def main(port: int, upstream: str, users_file: str) -> None:
+async def main(port: int, upstream: str, users: dict[str, str]) -> None:
     host, _, upstream_port = upstream.rpartition(":")
-    with open(users_file) as f:
-        users = json.load(f)
     server = await asyncio.start_server(
         lambda r, w: serve_client(r, w, (host, int(upstream_port)), users),
         "127.0.0.1",
@@ -245,4 +239,6 @@ async def main(port: int, upstream: str, users_file: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+    with open(sys.argv[3]) as f:
+        known_users = json.load(f)
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2], known_users))

@@ -3,12 +3,21 @@
 :func:`client_kwargs` is the one place where credentials become aiokafka
 options; :func:`broker_errors` is the one place where aiokafka's exceptions
 become streamkit's.  Neither ever puts a password into a message.
+
+aiokafka logs every request at DEBUG, and a SASL/PLAIN login request carries
+the password in the clear (``SaslAuthenticateRequest(sasl_auth_bytes=
+b'user\\x00user\\x00password')``).  So once credentials are in use, a
+:class:`logging.Filter` on aiokafka's loggers (a filter, not a handler: the
+library still installs no handler) masks login requests and any password
+it knows of before a record reaches any handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +34,13 @@ from aiokafka.errors import (
 
 from ..exceptions import AuthenticationError, ConfigurationError, TransportError
 
-__all__ = ["SASL_MECHANISMS", "broker_errors", "client_kwargs", "translate_error"]
+__all__ = [
+    "SASL_MECHANISMS",
+    "broker_errors",
+    "client_kwargs",
+    "protect_secret",
+    "translate_error",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +84,80 @@ def _mechanism(credentials: object) -> str:
     return name
 
 
+class _RedactSecrets(logging.Filter):
+    """Masks SASL login requests and known passwords in aiokafka's records."""
+
+    def __init__(self) -> None:
+        super().__init__("streamkit-redact-secrets")
+        self.secrets: set[str] = set()
+
+    def forms(self) -> set[str]:
+        # The password as text, and as it shows inside a bytes or str repr.
+        found = set()
+        for secret in self.secrets:
+            found.update(
+                {secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]} - {""}
+            )
+        return found
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                "SaslAuthenticateRequest(<redacted>)"
+                if type(arg).__name__.startswith("SaslAuthenticateRequest")
+                else arg
+                for arg in record.args
+            )
+        forms = self.forms()
+        if not forms:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the handler's to report
+            return True
+        if any(form in message for form in forms):
+            record.msg, record.args = _mask(message, forms), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info))
+            if any(form in text for form in forms):
+                record.exc_info, record.exc_text = None, _mask(text, forms)
+        return True
+
+
+def _mask(text: str, forms: set[str]) -> str:
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
+MIN_MASKED_LENGTH = 4
+
+_redactor = _RedactSecrets()
+_redactor_lock = threading.Lock()
+
+
+def protect_secret(password: str) -> None:
+    """Keep ``password`` (and SASL login requests) out of aiokafka's log records.
+
+    Adds the filter to every ``aiokafka`` logger that exists (they are
+    created when aiokafka is imported, which has happened by now).
+    """
+    with _redactor_lock:
+        # A password of one to three characters would mask every such
+        # substring of every record; its login request is masked anyway.
+        if len(password) >= MIN_MASKED_LENGTH:
+            _redactor.secrets.add(password)
+        names = [
+            name
+            for name in list(logging.root.manager.loggerDict)
+            if name == "aiokafka" or name.startswith("aiokafka.")
+        ]
+        for name in names:
+            log = logging.getLogger(name)
+            if _redactor not in log.filters:
+                log.addFilter(_redactor)
+
+
 def client_kwargs(
     bootstrap: str | Sequence[str], credentials: object | None = None
 ) -> dict[str, Any]:
@@ -99,6 +188,7 @@ def client_kwargs(
                 "pass SASLCredentials(username=..., password=...)"
             )
         ssl_context = getattr(credentials, "ssl_context", None)
+        protect_secret(password)
         kwargs.update(
             security_protocol="SASL_PLAINTEXT" if ssl_context is None else "SASL_SSL",
             sasl_mechanism=_mechanism(credentials),

@@ -1,12 +1,12 @@
 """The App's web server: an aiohttp server on the App's loop.
 
-It starts when the App has started (worker, notebook or test alike: it is a
-few tasks on the running loop) and stops first when the App stops.  It
-listens on ``web_bind:web_port`` (127.0.0.1:6066 by default; see
-:mod:`streamkit.settings` for why not 0.0.0.0) unless ``web_enabled`` is
-False.  When the port is taken it logs a warning and the App runs without
-it: two Apps in one notebook, or two workers on one host, would otherwise
-fail to start over an optional feature.
+It starts as the last step of the App's start (worker, notebook or test
+alike: a few tasks on the running loop), so a running App answers, and
+stops first when the App stops.  It listens on ``web_bind:web_port``
+(127.0.0.1:6066 by default; see :mod:`streamkit.settings` for why not
+0.0.0.0) unless ``web_enabled`` is False.  When the port is taken it logs a
+warning and the App runs without it: two Apps in one notebook, or two
+workers on one host, would otherwise fail to start over an optional feature.
 
 Every request goes through one catch-all aiohttp route to :meth:`handle`,
 which finds the page in a :class:`~.routes.Router` that can change while
@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .routes import Route, Router
+from ..exceptions import ConfigurationError
+from .routes import Route, Router, compile_pattern
 from .stats import StatsView, no_page
 from .tables import TableKeyView, TableView
 from .views import (
@@ -79,10 +80,11 @@ class WebServer:
         has one replaces it, also while the server runs.
 
         Raises:
-            ConfigurationError: ``path`` does not start with ``/``.
-            TypeError: the decorated object is neither an ``async def``
-                function nor a View subclass.
+            ConfigurationError: ``path`` does not start with ``/`` (at once),
+                or the decorated object is neither an ``async def`` function
+                nor a View subclass.
         """
+        compile_pattern(path)
 
         def decorate(target: Any) -> Any:
             self.add_page(path, target, name=name)
@@ -97,7 +99,7 @@ class WebServer:
         elif inspect.iscoroutinefunction(target):
             view = FunctionView(self.app, target)
         else:
-            raise TypeError(
+            raise ConfigurationError(
                 f"@app.page({path!r}) decorates an `async def view(web, "
                 f"request)` or a streamkit.web.View subclass, got {target!r}"
             )

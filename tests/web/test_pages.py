@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
+from streamkit.exceptions import ConfigurationError
 from streamkit.web import View
 
 from .conftest import url_of
@@ -214,3 +217,29 @@ async def test_page_defined_while_running_is_served_and_redefined(make_app, http
 
         async with http.get(url_of(app, "/late/")) as response:
             assert await response.text() == "second"
+
+
+def test_bad_page_definitions_fail_at_definition(make_app):
+    app = make_app()
+
+    with pytest.raises(ConfigurationError, match="must start with '/'"):
+        app.page("orders/")
+    with pytest.raises(ConfigurationError, match="async def view"):
+
+        @app.page("/sync/")
+        def not_async(web, request):
+            return None
+
+
+async def test_head_is_answered_by_get_without_a_body(make_app, http):
+    app = make_app()
+
+    @app.page("/doc/")
+    class Doc(View):
+        async def get(self, request):
+            return self.text("body")
+
+    async with app.running():
+        async with http.head(url_of(app, "/doc/")) as response:
+            assert response.status == 200
+            assert await response.read() == b""
