@@ -63,6 +63,7 @@ class KafkaProducer:
         self._producer: AIOKafkaProducer | None = None
         self._pending: list[tuple[str, asyncio.Future[object]]] = []
         self._failure: tuple[str, BaseException] | None = None
+        self._failure_raised = False
         self._ready_topics: set[str] = set()
         self._in_transaction = False
 
@@ -95,7 +96,12 @@ class KafkaProducer:
                 self._in_transaction = False
                 self._pending.clear()
             else:
-                await self.flush()
+                raised_before = self._failure_raised
+                try:
+                    await self.flush()
+                except TransportError:
+                    if not raised_before:  # news to the caller: say it
+                        raise
         finally:
             self._producer = None
             await producer.stop()
@@ -152,9 +158,11 @@ class KafkaProducer:
         for topic, future in self._pending:
             if not future.done():
                 pending.append((topic, future))
-            elif self._failure is None:
-                error = future.exception() if not future.cancelled() else None
-                if error is not None:
+            elif not future.cancelled():
+                # Retrieve every error, so asyncio does not log each one as
+                # "Future exception was never retrieved"; report the first.
+                error = future.exception()
+                if error is not None and self._failure is None:
                     self._failure = (topic, error)
         self._pending = pending
 
@@ -162,7 +170,8 @@ class KafkaProducer:
         """Wait until every enqueued record is delivered.
 
         Raises:
-            TransportError: naming the topic of the first record that failed.
+            TransportError: naming the topic of the first record that failed;
+                every later flush of this producer raises it again.
         """
         if self._producer is not None and self._pending:
             await self._producer.flush()
@@ -171,8 +180,13 @@ class KafkaProducer:
                 await asyncio.wait([future])
         self._prune()
 
-        failure, self._failure = self._failure, None
+        # The failure stays: the caller commits the offsets of the messages
+        # whose output was sent only after a flush that did not raise, and a
+        # record that was never delivered must not be skipped by a later
+        # commit (at-least-once).  A new producer starts afresh.
+        failure = self._failure
         if failure is not None:
+            self._failure_raised = True
             topic, error = failure
             raise TransportError(
                 f"a record sent to topic {topic!r} was not delivered: "

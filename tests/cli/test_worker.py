@@ -124,7 +124,7 @@ async def test_worker_process_fills_tables_and_stops_cleanly_on_sigterm(
             *STREAMKIT,
             *("-A", module, "worker"),
             *("--broker", f"kafka://tester:{PASSWORD}@{kafka_bootstrap}"),
-            *("-l", "info"),
+            *("-l", "info", "--without-web"),
         ]
     )
     await wait_until(lambda: READY in worker.log(), "the worker", 60, [worker])
@@ -147,7 +147,7 @@ async def test_two_worker_processes_share_the_work_of_one_app(
     app_id = f"cli-pair-{unique}"
     url = f"kafka://{kafka_bootstrap}"
     module = write_flights_worker(tmp_path, app_id)
-    args = [*STREAMKIT, "-A", module, "worker", "--broker", url]
+    args = [*STREAMKIT, "-A", module, "worker", "--broker", url, "--without-web"]
     workers = [spawn(args, "first"), spawn(args, "second")]
 
     def settled() -> bool:
@@ -208,7 +208,9 @@ if __name__ == "__main__":
 async def test_app_main_runs_a_worker_that_stops_on_sigint(unique, tmp_path, spawn):
     app_id = f"main-{unique}"
     (tmp_path / "greeter.py").write_text(MAIN_MODULE.format(app_id=app_id))
-    worker = spawn([sys.executable, "greeter.py", "worker", "-l", "info"])
+    worker = spawn(
+        [sys.executable, "greeter.py", "worker", "-l", "info", "--without-web"]
+    )
     await wait_until(lambda: READY in worker.log(), "the worker", 60, [worker])
 
     assert worker.stop(signal.SIGINT, timeout=60) == 0
