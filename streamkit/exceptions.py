@@ -29,3 +29,7 @@ class TableError(StreamkitError):
 
 class AgentError(StreamkitError):
     """An agent was defined or used incorrectly."""
+
+
+class ExportError(StreamkitError):
+    """A notebook cannot be compiled into a module (see :mod:`streamkit.export`)."""

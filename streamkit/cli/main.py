@@ -19,6 +19,7 @@ from ..app import App
 from ..exceptions import ConfigurationError
 from .agents import agents
 from .discovery import check_broker_url, load_app
+from .export import export
 from .reset import reset
 from .send import send
 from .tables import tables
@@ -168,7 +169,7 @@ def cli(
     ctx.obj = {"get_app": get_app, "app": preset, "json": as_json}
 
 
-for _command in (worker, send, agents, tables, topics, reset):
+for _command in (worker, send, agents, tables, topics, reset, export):
     cli.add_command(_command)
 
 

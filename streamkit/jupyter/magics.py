@@ -23,6 +23,7 @@ from ..app import App
 from ..exceptions import StreamkitError
 from ..topics import Topic
 from .cells import CellFunction, define_function
+from .export import export_current_notebook
 from .output import install_error_hook
 from .session import call_on_loop, describe, find_app, run_and_report
 from .status import AppStatus
@@ -68,8 +69,15 @@ def _seconds(text: str) -> float:
 
 def _build_parsers() -> dict[str, _Parser]:
     streamkit = _Parser(prog="%streamkit", add_help=False)
-    streamkit.add_argument("command", choices=("start", "stop", "status"))
+    streamkit.add_argument("command", choices=("start", "stop", "status", "export"))
     streamkit.add_argument("--app", metavar="NAME")
+
+    export = _Parser(prog="%streamkit export", add_help=False)
+    export.add_argument("export")
+    export.add_argument("module", metavar="MODULE.py")
+    source = export.add_mutually_exclusive_group()
+    source.add_argument("--notebook", metavar="PATH")
+    source.add_argument("--history", action="store_true")
 
     agent = _Parser(prog="%%agent", add_help=False)
     agent.add_argument("topic", nargs="?", metavar="TOPIC")
@@ -82,7 +90,7 @@ def _build_parsers() -> dict[str, _Parser]:
     timer.add_argument("--name", metavar="N")
     timer.add_argument("--app", metavar="NAME")
 
-    return {"streamkit": streamkit, "agent": agent, "timer": timer}
+    return {"streamkit": streamkit, "export": export, "agent": agent, "timer": timer}
 
 
 PARSERS = _build_parsers()
@@ -95,6 +103,7 @@ class StreamkitMagics(Magics):
     @line_magic
     def streamkit(self, line: str) -> AppStatus | None:
         """%streamkit start|stop|status [--app NAME]
+        %streamkit export MODULE.py [--notebook PATH | --history]
 
         start: start the App on the kernel's loop; "started" appears under
             this cell once it runs (``await app.start()`` in a cell is the
@@ -105,7 +114,13 @@ class StreamkitMagics(Magics):
         stop: stop the App (finish current events, commit, disconnect).
         status: agents, timers and tables with their counters, and the
             broker (without secrets).
+        export: write this notebook as a worker module (the saved notebook
+            file when the kernel knows it, else the cells this kernel ran;
+            see ``streamkit.jupyter.export``).
         """
+        if line.split()[:1] == ["export"]:
+            export_current_notebook(self.shell, PARSERS["export"].parse_line(line))
+            return None
         args = PARSERS["streamkit"].parse_line(line)
         app = find_app(self.shell, args.app)
 
