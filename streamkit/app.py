@@ -65,6 +65,10 @@ class App(mode.Service):
         self.producer: Producer | None = None
         self._running = False
         self._starting: asyncio.Future[None] | None = None
+        #: Why the App stopped itself (see :meth:`fail`), or None.
+        self.failure: BaseException | None = None
+        self._failed: asyncio.Event | None = None
+        self._failing: asyncio.Task[None] | None = None
         self._spawned: set[asyncio.Task[Any]] = set()
         super().__init__()
 
@@ -369,6 +373,8 @@ class App(mode.Service):
             return
         if self.should_stop:
             self.service_reset()
+        self.failure = None
+        self._failed = None
         loop = self.loop = asyncio.get_running_loop()
         self._starting = loop.create_future()
         try:
@@ -463,6 +469,39 @@ class App(mode.Service):
         main(argv, app=self)
 
     # -- helpers used by the parts ----------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        """Stop the App because of ``exc``, which it cannot recover from.
+
+        Used when going on would break the processing guarantee (a record
+        the broker never stored).  A worker then exits with an error; in a
+        notebook the App stops and ``app.failure`` says why.
+        """
+        if self.failure is not None:
+            return
+        self.failure = exc
+        logger.error(
+            "app %s: stopping after an error it cannot recover from: %s; "
+            "offsets after the last successful commit will be processed again "
+            "on restart",
+            self.id,
+            exc,
+        )
+        if self._failed is not None:
+            self._failed.set()
+        # Not spawned: stop() cancels what the App spawned.
+        self._failing = asyncio.get_running_loop().create_task(self.stop())
+
+    async def wait_failed(self) -> BaseException:
+        """Wait until the App stopped itself with :meth:`fail`; returns why."""
+        if self._failed is None:
+            self._failed = asyncio.Event()
+        if self.failure is None:
+            await self._failed.wait()
+        if self._failing is not None:
+            await asyncio.shield(self._failing)
+        assert self.failure is not None
+        return self.failure
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a task the App cancels when it stops."""

@@ -25,7 +25,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from .events import Event, OffsetTracker
-from .exceptions import DecodeError
+from .exceptions import DecodeError, TransportError
 from .transport import TP, Consumer, Message
 
 if TYPE_CHECKING:
@@ -132,7 +132,15 @@ class Conductor:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._resubscribe = self._committer = None
         await self.pause()
-        await self.commit()
+        try:
+            await self.commit()
+        except Exception as exc:
+            logger.error(
+                "final commit for group %s failed (%s): what was processed "
+                "since the last commit will be processed again on restart",
+                self.group_id,
+                exc,
+            )
         if self.consumer is not None:
             await self.consumer.stop()
             self.consumer = None
@@ -275,6 +283,11 @@ class Conductor:
                 await self.commit()
             except asyncio.CancelledError:
                 raise
+            except TransportError as exc:
+                # A record the broker never stored: committing anything later
+                # would skip it, so the App must stop rather than go on.
+                self.app.fail(exc)
+                return
             except Exception:
                 logger.exception("commit for group %s failed", self.group_id)
 

@@ -32,13 +32,19 @@ async def serve(app: App) -> None:
         len(app.agents),
         len(app.tables),
     )
+    signalled = asyncio.ensure_future(stop.wait())
+    failed = asyncio.ensure_future(app.wait_failed())
     try:
-        await stop.wait()
+        await asyncio.wait([signalled, failed], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        signalled.cancel()
+        failed.cancel()
         logger.info("worker for app %s: stopping (commit, flush, close)", app.id)
         await app.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+    if app.failure is not None:
+        raise click.ClickException(f"worker for app {app.id} failed: {app.failure}")
 
 
 @click.command()

@@ -55,3 +55,31 @@ async def test_unknown_setting_suggests_the_right_name(broker_url, unique):
     message = str(raised.value)
     assert "broker_comit_interval" in message
     assert "did you mean 'broker_commit_interval'" in message
+
+
+async def test_an_unrecoverable_error_stops_the_app_and_says_why(make_app, unique):
+    from streamkit import TransportError
+
+    app = make_app()
+    events = app.topic(f"fail-{unique}")
+    seen: list[int] = []
+
+    @app.agent(events)
+    async def collect(stream):
+        async for value in stream:
+            seen.append(value)
+
+    await app.start()
+    await events.send(value=1)
+    await wait_for(lambda: seen == [1], what="the first value")
+
+    app.fail(TransportError("topic 'x': the broker never stored a record"))
+    failure = await asyncio.wait_for(app.wait_failed(), 30)
+    assert not app.is_running
+
+    assert "never stored" in str(failure)
+    assert app.failure is failure
+
+    await app.start()  # a fresh start forgets the failure
+    assert app.failure is None and app.is_running
+    await app.stop()
