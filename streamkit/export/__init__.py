@@ -31,6 +31,7 @@ The rules, cell by cell, in notebook order (markdown cells are ignored):
   definitions, and the statements before its first ``await`` that
   import-time code needs (a topic an agent is declared on), stay at module
   level; the names it assigns that other code uses are declared ``global``.
+  Like any task it runs each time a worker starts the App.
 - The broker stays configurable: ``streamkit.App(...)`` is left as written
   (``STREAMKIT_BROKER`` overrides its ``broker=`` and ``worker --broker``
   overrides both); ``app.conf.<setting> = v`` becomes a default the
@@ -44,8 +45,9 @@ The rules, cell by cell, in notebook order (markdown cells are ignored):
   cell the rules above would drop as display-only.
 - The module ends with ``if __name__ == "__main__": app.main()``.
 
-Every dropped cell leaves a ``# cell N not exported: why`` line, and each
-kept one starts with ``# %% cell N`` (editors run such sections as cells).
+Cell N is the N-th cell of the notebook, markdown cells counted.  Every
+dropped cell leaves a ``# cell N not exported: why`` line, and each kept one
+starts with ``# %% cell N`` (editors run such sections as cells).
 """
 
 from __future__ import annotations

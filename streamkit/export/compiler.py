@@ -209,11 +209,13 @@ def _sort_statements(found: CellPlan, apps: set[str], pool: ImportPool) -> None:
 
     kept: list[Unit] = []
     reasons: list[str] = []
+    written: list[ast.stmt] = []  # as the user wrote them, for what shows
     for unit in found.kept:
         reasons += filter(None, (_notebook_only(s, apps) for s in unit.stmts))
         stmts = [s for s in unit.stmts if not _notebook_only(s, apps)]
         if not stmts:
             continue
+        written += stmts
         if stmts != unit.stmts:
             unit.replace(stmts)
         rewritten = [_respect_environment(s, apps) for s in stmts]
@@ -222,7 +224,7 @@ def _sort_statements(found: CellPlan, apps: set[str], pool: ImportPool) -> None:
             pool.require("os")
         kept.append(unit)
 
-    stmts = [s for u in kept for s in u.stmts]
+    stmts = written
     last = stmts[-1] if stmts else None
     found.shows = isinstance(last, ast.Expr) and not awaits(last)
     display_only = found.shows and len(stmts) == 1 and not forced
@@ -348,7 +350,8 @@ def _keep_needed_display_cells(parsed: list[CellPlan], app: str) -> None:
         for found in parsed:
             if not found.optional:
                 continue
-            used = set().union(*(reads(o, app) for o in parsed if o is not found))
+            # The App is always needed: app.main() ends the module.
+            used = {app}.union(*(reads(o, app) for o in parsed if o is not found))
             defined = set().union(
                 *(bound_names(s) for u in found.kept for s in u.stmts)
             )

@@ -76,8 +76,11 @@ def notebook_path(shell: Any) -> Path | None:
     candidates = [shell.user_ns.get(var) for var in _PATH_VARIABLES]
     candidates.append(os.environ.get("JPY_SESSION_NAME"))
     for candidate in candidates:
-        if isinstance(candidate, str) and candidate.endswith(".ipynb"):
-            path = Path(candidate)
+        if not (isinstance(candidate, str) and candidate.endswith(".ipynb")):
+            continue
+        # Absolute from JupyterLab; a path relative to the server's root
+        # elsewhere, while the kernel runs in the notebook's directory.
+        for path in (Path(candidate), Path(Path(candidate).name)):
             if path.is_file():
                 return path
     return None
