@@ -34,6 +34,21 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
+def private_kafka_bootstrap(tmp_path) -> Iterator[str]:
+    """``host:port`` of a broker that only this test uses.
+
+    For tests that write topics with fixed names (the flights pipeline's
+    ``flights``): a new group reads a topic from its first record, so a
+    shared broker would mix their data.  noida starts in well under a second.
+    """
+    broker = start_noida(tmp_path / "noida")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop(grace=2.0)  # its data is thrown away: no need to wait
+
+
+@pytest.fixture
 def unique() -> str:
     """A fresh suffix for topic and group names, so tests never share state."""
     return uuid.uuid4().hex[:10]

@@ -17,19 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from brokers import start_noida
 
 STREAMKIT = [sys.executable, "-m", "streamkit"]
 
 
 @pytest.fixture
-def kafka_bootstrap(tmp_path: Path) -> Iterator[str]:
-    """``host:port`` of a broker that only this test uses."""
-    broker = start_noida(tmp_path / "noida")
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop(grace=2.0)  # its data is thrown away: no need to wait
+def kafka_bootstrap(private_kafka_bootstrap: str) -> str:
+    """A broker of this test's own (see tests/conftest.py)."""
+    return private_kafka_bootstrap
 
 
 @dataclass

@@ -185,7 +185,7 @@ def test_reexport_after_editing_an_agent_cell_reflects_the_edit(tmp_path, unique
         "        flights_per_origin[origin] += 1"
     )
     assert body(before, "count_origins") == (
-        "async for origin, flight in stream.items():\n"
+        "async for origin, _flight in stream.items():\n"
         "    flights_per_origin[origin] += 1"
     )
     for unchanged in ("route", "carrier_delay", "cell_10"):

@@ -9,18 +9,10 @@ reach another test, or the topics the rest of the suite reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from brokers import start_noida
 
 
 @pytest.fixture
-def kafka_bootstrap(tmp_path: Path) -> Iterator[str]:
-    """``host:port`` of a broker that only this test uses."""
-    broker = start_noida(tmp_path / "noida")
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop(grace=2.0)  # its data is thrown away: no need to wait
+def kafka_bootstrap(private_kafka_bootstrap: str) -> str:
+    """A broker of this test's own (see tests/conftest.py)."""
+    return private_kafka_bootstrap
