@@ -203,14 +203,14 @@ def main() -> None:
     origins.add_column("origin")
     origins.add_column("flights", justify="right")
     for origin, row in result["origins"].iterrows():
-        origins.add_row(str(origin), f"{row['value']:,}")
+        origins.add_row(str(origin), f"{int(row['value']):,}")
 
     carriers = Table(title="Departure delays per carrier (cancelled flights excluded)")
     for column in ("carrier", "delayed flights", "mean delay (min)"):
         carriers.add_column(column, justify="right")
     for carrier, row in result["carriers"].iterrows():
         carriers.add_row(
-            str(carrier), f"{row['delayed']:,}", f"{row['mean_delay']:.2f}"
+            str(carrier), f"{int(row['delayed']):,}", f"{row['mean_delay']:.2f}"
         )
 
     console.print(origins)
