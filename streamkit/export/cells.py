@@ -11,18 +11,15 @@ equal to the magics'.
 
 from __future__ import annotations
 
-import argparse
 import io
-import math
 import re
-import shlex
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 
 from ..exceptions import ExportError
+from ..magic_grammar import handler_parsers
 
 #: Cell tags the compiler obeys.
 EXPORT_TAG = "streamkit:export"
@@ -171,51 +168,7 @@ def _continues(lines: list[str]) -> bool:
 # -- the magics' options -------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ValueError(message)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive integer (1, 2, ...), got {text!r}"
-        )
-    return value
-
-
-def _seconds(text: str) -> str:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number of seconds (e.g. 0.5 or 10), got {text!r}"
-        )
-    return text
-
-
-def build_parsers() -> dict[str, argparse.ArgumentParser]:
-    """The ``%%agent`` and ``%%timer`` option grammar (the magics' own)."""
-    agent = _Parser(prog="%%agent", add_help=False)
-    agent.add_argument("topic", nargs="?", metavar="TOPIC")
-    agent.add_argument("--name", metavar="N")
-    agent.add_argument("--concurrency", type=_positive_int, default=1, metavar="C")
-    agent.add_argument("--app", metavar="NAME")
-
-    timer = _Parser(prog="%%timer", add_help=False)
-    timer.add_argument("seconds", type=_seconds, metavar="SECONDS")
-    timer.add_argument("--name", metavar="N")
-    timer.add_argument("--app", metavar="NAME")
-    return {"agent": agent, "timer": timer}
-
-
-_PARSERS = build_parsers()
+_PARSERS = handler_parsers()
 
 
 def parse_handler(magic: str, line: str, number: int) -> Handler:
@@ -226,7 +179,7 @@ def parse_handler(magic: str, line: str, number: int) -> Handler:
             registered anything in the notebook either.
     """
     try:
-        args = _PARSERS[magic].parse_args(shlex.split(line))
+        args = _PARSERS[magic].parse_line(line)
     except ValueError as exc:
         raise ExportError(
             f"cell {number}: %%{magic} {line}: {exc}; fix the options or tag "

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import contextvars
-import math
-import shlex
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..app import App
 from ..exceptions import StreamkitError
+from ..magic_grammar import MagicParser, handler_parsers
 from ..topics import Topic
 from .cells import CellFunction, define_function
 from .export import export_current_notebook
@@ -29,71 +28,29 @@ from .session import call_on_loop, describe, find_app, run_and_report
 from .status import AppStatus
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().rstrip()}")
-
-    def parse_line(self, line: str) -> argparse.Namespace:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"{self.prog}: cannot parse {line!r}: {exc}") from None
-        return self.parse_args(words)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive integer (1, 2, ...), got {text!r}"
-        )
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number of seconds (e.g. 0.5 or 10), got {text!r}"
-        )
-    return value
-
-
-def _build_parsers() -> dict[str, _Parser]:
-    streamkit = _Parser(prog="%streamkit", add_help=False)
+def _line_magic_parsers() -> dict[str, MagicParser]:
+    streamkit = MagicParser(prog="%streamkit", add_help=False)
     streamkit.add_argument("command", choices=("start", "stop", "status", "export"))
     streamkit.add_argument("--app", metavar="NAME")
 
-    export = _Parser(prog="%streamkit export", add_help=False)
+    export = MagicParser(prog="%streamkit export", add_help=False)
     export.add_argument("export")
     export.add_argument("module", metavar="MODULE.py")
     source = export.add_mutually_exclusive_group()
     source.add_argument("--notebook", metavar="PATH")
     source.add_argument("--history", action="store_true")
-
-    agent = _Parser(prog="%%agent", add_help=False)
-    agent.add_argument("topic", nargs="?", metavar="TOPIC")
-    agent.add_argument("--name", metavar="N")
-    agent.add_argument("--concurrency", type=_positive_int, default=1, metavar="C")
-    agent.add_argument("--app", metavar="NAME")
-
-    timer = _Parser(prog="%%timer", add_help=False)
-    timer.add_argument("seconds", type=_seconds, metavar="SECONDS")
-    timer.add_argument("--name", metavar="N")
-    timer.add_argument("--app", metavar="NAME")
-
-    return {"streamkit": streamkit, "export": export, "agent": agent, "timer": timer}
+    return {"streamkit": streamkit, "export": export}
 
 
-PARSERS = _build_parsers()
+PARSERS = {**_line_magic_parsers(), **handler_parsers()}
+
+
+def _parse(magic: str, line: str) -> argparse.Namespace:
+    """The options of a magic, or a :class:`UsageError` saying what is wrong."""
+    try:
+        return PARSERS[magic].parse_line(line)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @magics_class
@@ -119,9 +76,9 @@ class StreamkitMagics(Magics):
             see ``streamkit.jupyter.export``).
         """
         if line.split()[:1] == ["export"]:
-            export_current_notebook(self.shell, PARSERS["export"].parse_line(line))
+            export_current_notebook(self.shell, _parse("export", line))
             return None
-        args = PARSERS["streamkit"].parse_line(line)
+        args = _parse("streamkit", line)
         app = find_app(self.shell, args.app)
 
         if args.command == "status":
@@ -158,7 +115,7 @@ class StreamkitMagics(Magics):
         body shows its traceback under this cell, counts in ``f.errors``, and
         the agent goes on with the next event.
         """
-        args = PARSERS["agent"].parse_line(line)
+        args = _parse("agent", line)
         app = find_app(self.shell, args.app)
         channel = self._channel(app, args.topic)
         defined = define_function(
@@ -198,7 +155,8 @@ class StreamkitMagics(Magics):
         SECONDS while the App runs.  Re-running the cell replaces the timer;
         errors show under this cell and are counted in ``f.errors``.
         """
-        args = PARSERS["timer"].parse_line(line)
+        args = _parse("timer", line)
+        seconds = float(args.seconds)
         app = find_app(self.shell, args.app)
         defined = define_function(
             self.shell, line, cell, magic="timer", signature="async def f()"
@@ -207,15 +165,15 @@ class StreamkitMagics(Magics):
 
         job = self._register(
             defined,
-            lambda: app.timer(
-                args.seconds, name=name, context=contextvars.copy_context()
-            )(defined.fun),
+            lambda: app.timer(seconds, name=name, context=contextvars.copy_context())(
+                defined.fun
+            ),
         )
         install_error_hook(self.shell, job)
         self.shell.user_ns[defined.name] = job
 
         when = "running" if app.is_running else "it starts with the app"
-        sys.stdout.write(f"timer {name!r} every {args.seconds:g}s: {when}\n")
+        sys.stdout.write(f"timer {name!r} every {seconds:g}s: {when}\n")
 
     def _register(self, defined: CellFunction, register: Any) -> Any:
         # The copy_context() inside ``register`` runs here, in the cell's

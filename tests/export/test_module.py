@@ -201,18 +201,3 @@ def test_export_command_reports_a_cell_it_cannot_export(tmp_path):
     assert "cell 2: line 1" in result.output
     assert "streamkit:skip" in result.output
     assert "Traceback" not in result.output
-
-
-def test_compiler_reads_handler_options_exactly_as_the_magics_do():
-    from streamkit.export.cells import build_parsers
-    from streamkit.jupyter.magics import PARSERS
-
-    def grammar(parser):
-        return [
-            (a.dest, tuple(a.option_strings), a.nargs, a.default, a.metavar)
-            for a in parser._actions  # argparse has no public accessor
-        ]
-
-    ours = build_parsers()
-    for magic in ("agent", "timer"):
-        assert grammar(ours[magic]) == grammar(PARSERS[magic])
