@@ -3,6 +3,8 @@
 One grammar for the two places that read them: the magics themselves
 (:mod:`streamkit.jupyter.magics`) and the notebook exporter
 (:mod:`streamkit.export`), which must run where IPython is not installed.
+The inspection and input magics (``peek``, ``send``, ``%%send``) live here
+too, beside the argument types they share.
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _partition(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a partition number (0, 1, ...), got {text!r}"
+        )
+    return value
+
+
 def _seconds(text: str) -> str:
     # Kept as written, so an exported module says `@app.timer(5)` as the
     # cell did; the magic converts it to a float.
@@ -68,3 +82,28 @@ def handler_parsers() -> dict[str, MagicParser]:
     timer.add_argument("--name", metavar="N")
     timer.add_argument("--app", metavar="NAME")
     return {"agent": agent, "timer": timer}
+
+
+def inspection_parsers() -> dict[str, MagicParser]:
+    """Parsers of ``%streamkit peek TOPIC [-n N] [--partition P] [--app A]``,
+    ``%streamkit send TOPIC VALUE [--key K] [--app A]`` and
+    ``%%send TOPIC [--key K] [--app A]``."""
+    peek = MagicParser(prog="%streamkit peek", add_help=False)
+    peek.add_argument("peek")
+    peek.add_argument("topic", metavar="TOPIC")
+    peek.add_argument("-n", type=_positive_int, default=10, metavar="N")
+    peek.add_argument("--partition", type=_partition, metavar="P")
+    peek.add_argument("--app", metavar="NAME")
+
+    send = MagicParser(prog="%streamkit send", add_help=False)
+    send.add_argument("send")
+    send.add_argument("topic", metavar="TOPIC")
+    send.add_argument("value", metavar="VALUE")
+    send.add_argument("--key", metavar="K")
+    send.add_argument("--app", metavar="NAME")
+
+    send_cell = MagicParser(prog="%%send", add_help=False)
+    send_cell.add_argument("topic", metavar="TOPIC")
+    send_cell.add_argument("--key", metavar="K")
+    send_cell.add_argument("--app", metavar="NAME")
+    return {"peek": peek, "send": send, "send_cell": send_cell}

@@ -23,7 +23,7 @@ __all__ = ["StreamkitMagics", "load_ipython_extension", "unload_ipython_extensio
 
 logger = logging.getLogger(__name__)
 
-_MAGICS = {"line": ("streamkit",), "cell": ("agent", "timer")}
+_MAGICS = {"line": ("streamkit",), "cell": ("agent", "timer", "send")}
 
 
 def load_ipython_extension(shell: Any) -> None:

@@ -1,4 +1,6 @@
-"""The magics: ``%streamkit start|stop|status``, ``%%agent`` and ``%%timer``.
+"""The magics: ``%streamkit start|stop|status|export``, the inspection and
+input magics (``%streamkit peek|send|agents|tables|topics``, ``%%send``),
+``%%agent`` and ``%%timer``.
 
 Every check that can fail (options, which App, the cell's syntax, its one
 ``async def``) runs before anything is registered, so a bad cell shows its
@@ -10,6 +12,7 @@ the cell's reply status ``error`` (notebook runners stop on it).
 from __future__ import annotations
 
 import argparse
+import ast
 import contextvars
 import sys
 from typing import Any
@@ -19,10 +22,21 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..app import App
 from ..exceptions import StreamkitError
-from ..magic_grammar import MagicParser, handler_parsers
+from ..magic_grammar import MagicParser, handler_parsers, inspection_parsers
 from ..topics import Topic
 from .cells import CellFunction, define_function
 from .export import export_current_notebook
+from .inspection import (
+    agents_frame,
+    parse_text,
+    read_last,
+    report_sent,
+    run_now_or_schedule,
+    send_values,
+    show_frame,
+    tables_frame,
+    topics_frame,
+)
 from .output import install_error_hook
 from .session import call_on_loop, describe, find_app, run_and_report
 from .status import AppStatus
@@ -30,7 +44,13 @@ from .status import AppStatus
 
 def _line_magic_parsers() -> dict[str, MagicParser]:
     streamkit = MagicParser(prog="%streamkit", add_help=False)
-    streamkit.add_argument("command", choices=("start", "stop", "status", "export"))
+    streamkit.add_argument(
+        "command",
+        choices=(
+            *("start", "stop", "status", "agents", "tables", "topics"),
+            *("peek", "send", "export"),
+        ),
+    )
     streamkit.add_argument("--app", metavar="NAME")
 
     export = MagicParser(prog="%streamkit export", add_help=False)
@@ -42,7 +62,8 @@ def _line_magic_parsers() -> dict[str, MagicParser]:
     return {"streamkit": streamkit, "export": export}
 
 
-PARSERS = {**_line_magic_parsers(), **handler_parsers()}
+PARSERS = {**_line_magic_parsers(), **handler_parsers(), **inspection_parsers()}
+FRAMES = {"agents": agents_frame, "tables": tables_frame, "topics": topics_frame}
 
 
 def _parse(magic: str, line: str) -> argparse.Namespace:
@@ -58,8 +79,10 @@ class StreamkitMagics(Magics):
     """The streamkit magics; see each magic's docstring (``%%agent?``)."""
 
     @line_magic
-    def streamkit(self, line: str) -> AppStatus | None:
-        """%streamkit start|stop|status [--app NAME]
+    def streamkit(self, line: str) -> Any:
+        """%streamkit start|stop|status|agents|tables|topics [--app NAME]
+        %streamkit peek TOPIC [-n N] [--partition P] [--app NAME]
+        %streamkit send TOPIC VALUE [--key K] [--app NAME]
         %streamkit export MODULE.py [--notebook PATH | --history]
 
         start: start the App on the kernel's loop; "started" appears under
@@ -74,15 +97,35 @@ class StreamkitMagics(Magics):
         export: write this notebook as a worker module (the saved notebook
             file when the kernel knows it, else the cells this kernel ran;
             see ``streamkit.jupyter.export``).
+        agents, tables, topics: the App's definitions and counters as a
+            pandas DataFrame.
+        peek: the last N (10) records of TOPIC, or of its partition P, as a
+            DataFrame (partition, offset, timestamp, key, value, error),
+            newest last; keys and values decoded as the App's Topic declares
+            (records as dicts), undecodable ones raw with the reason in
+            ``error``.  Needs the running App.  On ``memory://`` the frame
+            is this cell's value; on Kafka it is read in the background and
+            shown under this cell when ready.
+        send: send one record to TOPIC; VALUE and K are JSON when they parse
+            as JSON, else strings.  Prints the partition and offset.
         """
-        if line.split()[:1] == ["export"]:
+        command = line.split()[:1]
+        if command == ["export"]:
             export_current_notebook(self.shell, _parse("export", line))
+            return None
+        if command == ["peek"]:
+            return self._peek(_parse("peek", line))
+        if command == ["send"]:
+            args = _parse("send", line)
+            self._send(args, [parse_text(args.value)])
             return None
         args = _parse("streamkit", line)
         app = find_app(self.shell, args.app)
 
         if args.command == "status":
             return AppStatus.of(app)
+        if args.command in FRAMES:
+            return FRAMES[args.command](app)
         if args.command == "start":
             run_and_report(
                 self.shell,
@@ -98,6 +141,83 @@ class StreamkitMagics(Magics):
                 failed=f"{describe(app)} failed to stop cleanly:",
             )
         return None
+
+    @cell_magic
+    def send(self, line: str, cell: str) -> None:
+        """%%send TOPIC [--key K] [--app NAME]
+
+        Send each non-empty line of the cell to TOPIC (JSON when the line
+        parses as JSON, else the string), or, when the cell is one Python
+        expression whose value is a pandas DataFrame, each row as a dict.
+        The same --key goes with every record.  Prints how many were sent.
+        An expression that fails to evaluate is sent as a line of text.
+        """
+        args = _parse("send_cell", line)
+        frame = self._frame_of(cell)
+        if frame is not None:
+            values = frame.to_dict(orient="records")
+        else:
+            lines = (text.strip() for text in cell.splitlines())
+            values = [parse_text(text) for text in lines if text]
+        self._send(args, values)
+
+    def _frame_of(self, cell: str) -> Any:
+        """The DataFrame a one-expression cell evaluates to, else None."""
+        import pandas as pd
+
+        try:
+            body = ast.parse(cell).body
+        except SyntaxError:
+            return None
+        if len(body) != 1 or not isinstance(body[0], ast.Expr):
+            return None
+        try:
+            value = self.shell.ev(cell.strip())
+        except Exception:  # text that happens to parse, e.g. a bare word
+            return None
+        return value if isinstance(value, pd.DataFrame) else None
+
+    def _peek(self, args: argparse.Namespace) -> Any:
+        app = find_app(self.shell, args.app)
+        if not app.is_running:
+            raise UsageError(
+                f"%streamkit peek reads through the running App, and "
+                f"{describe(app)} is not running: %streamkit start first."
+            )
+        try:
+            return run_now_or_schedule(
+                self.shell,
+                app,
+                read_last(app, args.topic, args.n, args.partition),
+                show=show_frame,
+                failed=f"%streamkit peek {args.topic} failed:",
+            )
+        except StreamkitError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _send(self, args: argparse.Namespace, values: list[Any]) -> None:
+        app = find_app(self.shell, args.app)
+        if not (app.is_running or app.is_starting):
+            raise UsageError(
+                f"cannot send to topic {args.topic!r}: {describe(app)} is not "
+                "running; %streamkit start first."
+            )
+        topic = app.topics.get(args.topic) or call_on_loop(
+            lambda: app.topic(args.topic)
+        )
+
+        try:
+            landed = run_now_or_schedule(
+                self.shell,
+                app,
+                send_values(topic, values, parse_text(args.key)),
+                show=lambda landed: report_sent(topic.name, landed),
+                failed=f"sending to topic {topic.name!r} failed:",
+            )
+        except (StreamkitError, TypeError) as exc:
+            raise UsageError(f"sending to topic {topic.name!r}: {exc}") from None
+        if landed is not None:
+            report_sent(topic.name, landed)
 
     @cell_magic
     def agent(self, line: str, cell: str) -> None:

@@ -104,7 +104,8 @@ def _ipython_loop() -> asyncio.AbstractEventLoop:
 def run_and_report(
     shell: Any, coro: Coroutine[Any, Any, Any], *, done: str, failed: str
 ) -> None:
-    """Run ``coro`` and print ``done`` (or ``failed`` and the error) when it ends.
+    """Run ``coro`` and print ``done`` (unless empty), or ``failed`` and the
+    error, when it ends.
 
     In a kernel the coroutine becomes a task and this returns at once; the
     task runs in the current cell's context, so the report lands under the
@@ -137,7 +138,8 @@ async def _report(
             detail = format_traceback(shell, exc) + "\n"
         sys.stderr.write(f"{failed}\n{detail}")
     else:
-        sys.stdout.write(done + "\n")
+        if done:
+            sys.stdout.write(done + "\n")
 
 
 def describe(app: App) -> str:

@@ -1,0 +1,213 @@
+"""What the inspection and input magics compute: peek, send, and the
+agents/tables/topics frames.
+
+Decision: a line magic runs inside the kernel's loop and cannot await, yet
+``peek`` should *return* its DataFrame (``df = %streamkit peek t``).  On the
+embedded broker (``memory://``) the records are in this process and its
+transport never waits on I/O, so the read runs to completion right in the
+magic (:func:`run_now_or_schedule`) and the frame is the cell's value.  On
+Kafka the read needs the network: it is scheduled on the loop, like
+``%streamkit start``, and the frame is displayed under the cell when it is
+ready (the magic returns None).  ``send`` follows the same rule.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, TypeVar
+
+import pandas as pd
+from IPython.display import display
+
+from ..app import App
+from ..exceptions import DecodeError, StreamkitError
+from ..models import Record
+from ..topics import Topic
+from ..transport import TP, Message
+from ..transport.memory import MemoryTransport
+from .session import run_and_report
+
+T = TypeVar("T")
+
+PEEK_COLUMNS = ("partition", "offset", "timestamp", "key", "value", "error")
+AGENT_COLUMNS = ("name", "topic", "concurrency", "processed", "errors", "buffered")
+TABLE_COLUMNS = ("name", "keys", "changelog")
+TOPIC_COLUMNS = ("name", "partitions", "used by")
+
+
+def parse_text(text: str | None) -> Any:
+    """``text`` as JSON when it parses (``42``, ``{"a": 1}``), else the string."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def known_topic(app: App, name: str) -> Topic:
+    """The App's Topic called ``name`` (its codec), or one with the defaults.
+
+    A topic only a table's changelog uses is found too, with the table's codec.
+    """
+    if name in app.topics:
+        return app.topics[name]
+    for table in app.tables:
+        if table.changelog.name == name:
+            return table.changelog
+    return Topic(app, name)
+
+
+def run_now_or_schedule(
+    shell: Any,
+    app: App,
+    coro: Coroutine[Any, Any, T],
+    *,
+    show: Callable[[T], None],
+    failed: str,
+) -> T | None:
+    """The result of ``coro`` now on the embedded broker; else schedule it.
+
+    Scheduled work ends by calling ``show`` with the result under the cell
+    that asked (see the module docstring).  Raises what ``coro`` raises when
+    it runs now.
+    """
+    if app.is_running and isinstance(app.transport, MemoryTransport):
+        return _run_in_process(coro)
+
+    async def then_show() -> None:
+        show(await coro)
+
+    run_and_report(shell, then_show(), done="", failed=failed)
+    return None
+
+
+def _run_in_process(coro: Coroutine[Any, Any, T]) -> T:
+    # The memory transport only ever yields through asyncio.sleep(0), which
+    # suspends with None; anything else would be a wait for a future that the
+    # loop, blocked in this magic, could never resolve.
+    try:
+        while True:
+            if coro.send(None) is not None:
+                coro.close()
+                raise RuntimeError("the embedded broker unexpectedly had to wait")
+    except StopIteration as stop:
+        return stop.value
+
+
+async def read_last(app: App, name: str, n: int, partition: int | None) -> pd.DataFrame:
+    """The last ``n`` records of topic ``name`` (of one partition, if given),
+    decoded with the App's codec for it, newest last.
+
+    Raises :class:`StreamkitError` when the topic or partition does not exist.
+    """
+    transport = app.transport
+    assert transport is not None  # the caller checked that the App runs
+    count = await transport.partition_count(name)
+    if count is None:
+        known = ", ".join(sorted(app.topics)) or "none"
+        raise StreamkitError(
+            f"topic {name!r} does not exist on the broker (topics this App "
+            f"declares: {known}); check the name, or send to it first."
+        )
+    if partition is not None and partition >= count:
+        raise StreamkitError(
+            f"topic {name!r} has partitions 0..{count - 1}, not {partition}; "
+            "pass --partition within that range."
+        )
+
+    partitions = range(count) if partition is None else [partition]
+    ends = await transport.end_offsets([TP(name, p) for p in partitions])
+    messages: list[Message] = []
+    for tp, end in ends.items():
+        async for batch in transport.read_partition(tp, max(0, end - n), end):
+            messages.extend(batch)
+
+    # Across partitions only timestamps order records; ties keep offset order.
+    messages.sort(key=lambda m: (m.timestamp, m.partition, m.offset))
+    codec = known_topic(app, name).codec
+    rows = [_decoded_row(codec, m) for m in messages[-n:]]
+    # object columns: a key 7 among None keys must not become 7.0.
+    frame = pd.DataFrame(rows, columns=list(PEEK_COLUMNS), dtype=object)
+    frame = frame.astype({"partition": "int64", "offset": "int64"})
+    frame["timestamp"] = pd.to_datetime(
+        frame["timestamp"].astype("float64"), unit="s", utc=True
+    )
+    return frame
+
+
+def _decoded_row(codec: Any, message: Message) -> tuple[Any, ...]:
+    try:
+        key = _plain(codec.loads_key(message.key))
+        value = _plain(codec.loads_value(message.value))
+        error = None
+    except DecodeError as exc:  # shown raw and marked, not hidden
+        key, value, error = message.key, message.value, str(exc)
+    return (message.partition, message.offset, message.timestamp, key, value, error)
+
+
+def _plain(obj: Any) -> Any:
+    return obj.asdict() if isinstance(obj, Record) else obj
+
+
+async def send_values(
+    topic: Topic, values: Iterable[Any], key: Any
+) -> list[tuple[int, int]]:
+    """Send each value with ``key``; where each landed, as (partition, offset)."""
+    landed = []
+    for value in values:
+        metadata = await topic.send_and_wait(key=key, value=value)
+        landed.append((metadata.partition, metadata.offset))
+    return landed
+
+
+def report_sent(topic: str, landed: list[tuple[int, int]]) -> None:
+    """Write where records landed: the place of one, the count of several."""
+    if len(landed) == 1:
+        partition, offset = landed[0]
+        sys.stdout.write(
+            f"sent to topic {topic!r} partition {partition} offset {offset}\n"
+        )
+    else:
+        sys.stdout.write(f"sent {len(landed)} records to topic {topic!r}\n")
+
+
+def show_frame(frame: pd.DataFrame) -> None:
+    """Display a frame read in the background under the cell that asked."""
+    display(frame)
+
+
+def agents_frame(app: App) -> pd.DataFrame:
+    """One row per agent: name, topic, concurrency and its counters."""
+    rows = [
+        (a.name, a.topic.name, a.concurrency, a.processed, a.errors, len(a.buffer))
+        for a in app.agents.values()
+    ]
+    return pd.DataFrame(rows, columns=list(AGENT_COLUMNS))
+
+
+def tables_frame(app: App) -> pd.DataFrame:
+    """One row per table: name, number of keys, changelog topic."""
+    rows = [(t.name, len(t), t.changelog.name) for t in app.tables]
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def topics_frame(app: App) -> pd.DataFrame:
+    """One row per topic the App declares or a table writes, with its users."""
+    users: dict[str, list[str]] = {}
+    partitions: dict[str, int] = {}
+    for topic in app.topics.values():
+        users.setdefault(topic.name, [])
+        partitions[topic.name] = topic.partition_count
+    for agent in app.agents.values():
+        users.setdefault(agent.topic.name, []).append(f"agent {agent.name}")
+        partitions.setdefault(agent.topic.name, agent.topic.partition_count)
+    for table in app.tables:
+        changelog = table.changelog
+        users.setdefault(changelog.name, []).append(f"table {table.name}")
+        partitions[changelog.name] = changelog.partition_count
+
+    rows = [(name, partitions[name], ", ".join(users[name])) for name in users]
+    return pd.DataFrame(rows, columns=list(TOPIC_COLUMNS))
