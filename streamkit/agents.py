@@ -61,6 +61,8 @@ class Agent:
         self.stopping = True
         self.processed = 0
         self.errors = 0
+        #: The latest error, ``"ValueError: ... at topic[p]@offset"``.
+        self.last_error: str | None = None
         #: Sampled time the function spends per event (see streamkit.sensors).
         self.runtime = Timing()
         self.error_hooks: list[ErrorHook] = []
@@ -94,6 +96,12 @@ class Agent:
             f"<Agent {self.name!r} topic={self.topic.name!r} "
             f"concurrency={self.concurrency} {state}>"
         )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        # Only IPython calls this: its live widget in a kernel, text elsewhere.
+        from .jupyter.widgets.display import mimebundle
+
+        return mimebundle(self)
 
     def __call__(self, stream: Stream) -> Any:
         return self.fun(stream)
@@ -264,6 +272,7 @@ class Agent:
             where = f"{m.topic}[{m.partition}]@{m.offset}"
         else:
             where = "before its first event"
+        self.last_error = f"{type(exc).__name__}: {exc} at {where}"
         logger.error(
             "agent %s raised %s on %s; the event counts as an error and the "
             "agent goes on with the next one",

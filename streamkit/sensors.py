@@ -218,6 +218,7 @@ class Monitor:
             counters[("received", topic)] = count
         for topic, count in self.messages_sent_by_topic.items():
             counters[("sent", topic)] = count
+        counters[("sent", "")] = self.messages_sent_total
         if self.app is not None:
             for name, agent in self.app.agents.items():
                 counters[("events", name)] = agent.processed
@@ -260,6 +261,14 @@ class Monitor:
         else:
             count = self.messages_received_by_topic.get(topic, 0)
         return self._rate(("received", topic or ""), count, self.clock())
+
+    @property
+    def messages_sent_total(self) -> int:
+        return sum(self.messages_sent_by_topic.values())
+
+    def messages_sent_per_second(self) -> float | None:
+        """Messages sent per second, over all topics."""
+        return self._rate(("sent", ""), self.messages_sent_total, self.clock())
 
     # -- reading -----------------------------------------------------------
 
@@ -330,7 +339,10 @@ class Monitor:
             "messages_received_per_s": self._rate(
                 ("received", ""), self.messages_received_total, now
             ),
-            "messages_sent_total": sum(self.messages_sent_by_topic.values()),
+            "messages_sent_total": self.messages_sent_total,
+            "messages_sent_per_s": self._rate(
+                ("sent", ""), self.messages_sent_total, now
+            ),
             "topics": self.topics_as_dict(now),
             "agents": self.agents_as_dict(now),
             "tables": self.tables_as_dict(),

@@ -38,7 +38,7 @@ from .inspection import (
     topics_frame,
 )
 from .output import install_error_hook
-from .session import call_on_loop, describe, find_app, run_and_report
+from .session import call_on_loop, describe, find_app, in_kernel, run_and_report
 from .status import AppStatus
 
 
@@ -47,7 +47,7 @@ def _line_magic_parsers() -> dict[str, MagicParser]:
     streamkit.add_argument(
         "command",
         choices=(
-            *("start", "stop", "status", "agents", "tables", "topics"),
+            *("start", "stop", "status", "dashboard", "agents", "tables", "topics"),
             *("peek", "send", "export"),
         ),
     )
@@ -80,7 +80,7 @@ class StreamkitMagics(Magics):
 
     @line_magic
     def streamkit(self, line: str) -> Any:
-        """%streamkit start|stop|status|agents|tables|topics [--app NAME]
+        """%streamkit start|stop|status|dashboard|agents|tables|topics [--app NAME]
         %streamkit peek TOPIC [-n N] [--partition P] [--app NAME]
         %streamkit send TOPIC VALUE [--key K] [--app NAME]
         %streamkit export MODULE.py [--notebook PATH | --history]
@@ -94,6 +94,10 @@ class StreamkitMagics(Magics):
         stop: stop the App (finish current events, commit, disconnect).
         status: agents, timers and tables with their counters, and the
             broker (without secrets).
+        dashboard: live widgets of every agent (buffer fill, events/s,
+            processed, lag, errors), every table (newest, largest or first
+            rows, filter by key) and the sensors, kept current a few times a
+            second; as text in terminal IPython.
         export: write this notebook as a worker module (the saved notebook
             file when the kernel knows it, else the cells this kernel ran;
             see ``streamkit.jupyter.export``).
@@ -124,6 +128,12 @@ class StreamkitMagics(Magics):
 
         if args.command == "status":
             return AppStatus.of(app)
+        if args.command == "dashboard":
+            if not in_kernel(self.shell):
+                return AppStatus.of(app)
+            from .widgets import Dashboard
+
+            return Dashboard(app)
         if args.command in FRAMES:
             return FRAMES[args.command](app)
         if args.command == "start":

@@ -14,6 +14,7 @@ worker that is assigned partition *p* recovers changelog partition *p*.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -78,9 +79,18 @@ class Table:
         self._warned_partition = False
         self.reads = 0
         self.writes = 0
+        #: Keys in the order they were written, newest last; kept only while
+        #: something (a live table view) asked for it with :meth:`track_recent`.
+        self.recent: deque[Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Table {self.name!r} keys={len(self._data)}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        # Only IPython calls this: its live widget in a kernel, text elsewhere.
+        from ..jupyter.widgets.display import mimebundle
+
+        return mimebundle(self)
 
     # -- the mapping -------------------------------------------------------
 
@@ -102,6 +112,8 @@ class Table:
         elif not self._warned_partition:
             self._check_partition(key)
         self._dirty.add(key)
+        if self.recent is not None:
+            self.recent.append(key)
 
     def __delitem__(self, key: Any) -> None:
         self._check_writer()
@@ -123,6 +135,10 @@ class Table:
         self.reads += 1
         return self._data.get(key, default)
 
+    def peek(self, key: Any, default: Any = None) -> Any:
+        """Like :meth:`get`, without counting a read (for views)."""
+        return self._data.get(key, default)
+
     def keys(self) -> list[Any]:
         return list(self._data.keys())
 
@@ -131,6 +147,26 @@ class Table:
 
     def items(self) -> list[tuple[Any, Any]]:
         return list(self._data.items())
+
+    def track_recent(self, depth: int = 1000) -> None:
+        """Remember the last ``depth`` writes, for :meth:`newest_keys`."""
+        if self.recent is None or (self.recent.maxlen or 0) < depth:
+            self.recent = deque(self.recent or (), maxlen=depth)
+
+    def newest_keys(self, count: int) -> list[Any]:
+        """Up to ``count`` present keys, most recently written first (needs
+        :meth:`track_recent`; keys written before it count as oldest)."""
+        seen: dict[Any, None] = {}
+        for key in reversed(self.recent or ()):
+            if key in self._data:
+                seen.setdefault(key, None)
+                if len(seen) == count:
+                    return list(seen)
+        for key in self._data:
+            if len(seen) == count:
+                break
+            seen.setdefault(key, None)
+        return list(seen)
 
     def as_dict(self) -> dict[Any, Any]:
         """A copy of the contents."""
@@ -144,8 +180,8 @@ class Table:
         """
         import pandas
 
-        keys = sorted(self._data, key=_sort_key)
-        rows = [_as_row(self._data[key]) for key in keys]
+        keys = sorted(self._data, key=key_order)
+        rows = [row_of(self._data[key]) for key in keys]
         frame = pandas.DataFrame(rows, index=pandas.Index(keys, name="key"))
         return frame
 
@@ -250,12 +286,14 @@ class Table:
             self._dirty.discard(key)
 
 
-def _sort_key(key: Any) -> tuple[str, Any]:
+def key_order(key: Any) -> tuple[str, Any]:
+    """Sort key for table keys of mixed types."""
     # Keys of mixed types (None, ints, strings) still sort deterministically.
     return (type(key).__name__, key if key is not None else 0)
 
 
-def _as_row(value: Any) -> dict[str, Any]:
+def row_of(value: Any) -> dict[str, Any]:
+    """A value as one DataFrame row: a Record's or dict's fields, else ``value``."""
     if hasattr(value, "asdict"):
         return value.asdict()
     if isinstance(value, dict):

@@ -20,6 +20,7 @@ from streamkit.cli import cli
 from streamkit.export import EXPORT_TAG
 
 from .builders import cell, export, notebook, ruff
+from .flights_cells import DEFINING_CELLS, REPLAY_TASK
 
 REPO = Path(__file__).resolve().parents[2]
 FLIGHTS = REPO / "notebooks" / "flights.ipynb"
@@ -121,7 +122,7 @@ def test_exported_module_runs_where_ipython_cannot_be_imported(tmp_path):
     result = run_python(probe, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "['carrier_delay', 'count_origins', 'route'] ['cell_10']"
+        f"['carrier_delay', 'count_origins', 'route'] ['{REPLAY_TASK}']"
     )
 
     # As `python flights_worker.py agents --json`, through app.main().
@@ -175,9 +176,9 @@ def test_export_command_writes_the_module_and_reports_each_cell(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["agents"] == ["route", "count_origins", "carrier_delay"]
-    assert report["tasks"] == ["cell_10"]
+    assert report["tasks"] == [REPLAY_TASK]
     exported = {c["cell"] for c in report["cells"] if c["exported"]}
-    assert exported == {3, 6, 7, 8, 10}
+    assert exported == DEFINING_CELLS
     assert target.read_text().startswith('"""A streamkit worker exported from')
 
 

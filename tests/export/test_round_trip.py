@@ -38,6 +38,7 @@ from streamkit.demo.flights import Flight
 from streamkit.transport import create_transport
 
 from .builders import body, decorators
+from .flights_cells import REPLAY_TASK
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "flights.ipynb"
 ORIGINAL_APP = 'streamkit.App("flights-notebook")'
@@ -75,7 +76,7 @@ def export(notebook: Path, module: Path) -> str:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["tasks"] == ["cell_10"]
+    assert json.loads(result.stdout)["tasks"] == [REPLAY_TASK]
     return module.read_text()
 
 
@@ -188,5 +189,5 @@ def test_reexport_after_editing_an_agent_cell_reflects_the_edit(tmp_path, unique
         "async for origin, _flight in stream.items():\n"
         "    flights_per_origin[origin] += 1"
     )
-    for unchanged in ("route", "carrier_delay", "cell_10"):
+    for unchanged in ("route", "carrier_delay", REPLAY_TASK):
         assert body(after, unchanged) == body(before, unchanged)

@@ -1,0 +1,80 @@
+"""What an App, agent or table shows when it is displayed.
+
+In a Jupyter kernel: its live widget, with a text version beside it for
+front ends that cannot draw widgets (and for nbconvert).  Anywhere else:
+only the text.  A widget that fails to build never hides the object: the
+text is shown and the failure logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ...agents import Agent
+from ...app import App
+from ...tables.table import Table
+from ..session import in_kernel
+from ..status import AppStatus
+
+logger = logging.getLogger(__name__)
+
+TEXT_ROWS = 10
+
+
+def widget_for(obj: App | Agent | Table) -> Any:
+    """The live widget of an App (its dashboard), an agent or a table."""
+    from .agent_view import AgentView
+    from .dashboard import Dashboard
+    from .table_view import TableView
+
+    if isinstance(obj, App):
+        return Dashboard(obj)
+    if isinstance(obj, Agent):
+        return AgentView(obj)
+    if isinstance(obj, Table):
+        return TableView(obj)
+    raise TypeError(
+        f"no streamkit widget for {type(obj).__name__}: pass an App, an agent "
+        "or a table"
+    )
+
+
+def text_of(obj: App | Agent | Table) -> str:
+    """The plain-text summary shown where widgets cannot be."""
+    if isinstance(obj, App):
+        return str(AppStatus.of(obj))
+    if isinstance(obj, Agent):
+        return (
+            f"agent {obj.name!r} on {obj.topic.name!r}: {obj.processed:,} processed, "
+            f"{obj.errors:,} errors, buffer {len(obj.buffer):,}/{obj.buffer.maxsize:,}"
+        )
+    head = f"table {obj.name!r}: {len(obj):,} keys"
+    if not len(obj):
+        return head
+    frame = obj.as_dataframe()
+    more = f"\n... {len(frame) - TEXT_ROWS:,} more" if len(frame) > TEXT_ROWS else ""
+    return f"{head}\n{frame.head(TEXT_ROWS).to_string()}{more}"
+
+
+def mimebundle(obj: App | Agent | Table) -> dict[str, Any]:
+    """The display data of ``obj`` (see the module docstring)."""
+    text = text_of(obj)
+    shell = _shell()
+    if shell is None or not in_kernel(shell):
+        return {"text/plain": text}
+    try:
+        bundle = dict(widget_for(obj)._repr_mimebundle_())
+    except Exception:
+        logger.exception("could not build the widget of %r; showing text", obj)
+        return {"text/plain": text}
+    bundle["text/plain"] = text
+    return bundle
+
+
+def _shell() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
