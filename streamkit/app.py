@@ -34,6 +34,21 @@ from .web import WebServer
 
 logger = logging.getLogger(__name__)
 
+#: Every App from the beginning of ``start()`` to the end of ``stop()``.  Held
+#: strongly: at interpreter exit a running App may have no other reference
+#: left (terminal IPython clears the user namespace first), yet it must still
+#: be stopped to commit its offsets and leave its group.
+_active_apps: set[App] = set()
+
+
+def active_apps() -> list[App]:
+    """The Apps of this process that are starting or running.
+
+    For whatever embeds them and ends the process (the notebook extension
+    stops them at exit); a worker stops its App itself.
+    """
+    return list(_active_apps)
+
 
 class App(mode.Service):
     """A stream-processing application.
@@ -383,9 +398,11 @@ class App(mode.Service):
         self._failed = None
         loop = self.loop = asyncio.get_running_loop()
         self._starting = loop.create_future()
+        _active_apps.add(self)
         try:
             await super().start()
         except BaseException as exc:
+            _active_apps.discard(self)
             self._starting.set_exception(exc)
             self._starting.exception()  # retrieved: the caller gets it below
             raise
@@ -454,6 +471,7 @@ class App(mode.Service):
         if self.transport is not None:
             await self.transport.stop()
             self.transport = None
+        _active_apps.discard(self)
         logger.info("app %s: stopped", self.id)
 
     @asynccontextmanager

@@ -2,12 +2,15 @@
 
 Loading registers the magics (:mod:`.magics`), attaches a log handler that
 shows streamkit's warnings and errors under the cell they concern
-(:mod:`.output`), and, in terminal IPython, keeps IPython's asyncio loop
-running at the prompt so an App keeps processing between cells.
+(:mod:`.output`), makes the Apps still running when the kernel shuts down or
+restarts (or terminal IPython exits) stop cleanly (:mod:`.session`), and, in
+terminal IPython, keeps IPython's asyncio loop running at the prompt so an
+App keeps processing between cells.
 
 Loading is idempotent and ``%reload_ext streamkit`` leaves exactly one log
-handler and one set of magics.  Unloading removes both; running Apps keep
-running (they belong to the notebook, not to the extension).
+handler, one set of magics and one exit hook.  Unloading removes the magics
+and the handler; running Apps keep running (they belong to the notebook, not
+to the extension) and are still stopped at exit.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ from typing import Any
 
 from .magics import StreamkitMagics
 from .output import install_log_handler, remove_log_handlers
-from .session import in_kernel
+from .session import (
+    in_kernel,
+    register_exit_hook,
+    unwatch_replaced_apps,
+    watch_for_replaced_apps,
+)
 
 __all__ = ["StreamkitMagics", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -27,9 +35,12 @@ _MAGICS = {"line": ("streamkit",), "cell": ("agent", "timer", "send")}
 
 
 def load_ipython_extension(shell: Any) -> None:
-    """Register the magics and the notebook log handler on ``shell``."""
+    """Register the magics and the notebook log handler on ``shell``, and the
+    exit hook that stops the Apps still running when the process ends."""
     shell.register_magics(StreamkitMagics)
     install_log_handler()
+    register_exit_hook()
+    watch_for_replaced_apps(shell)
 
     if not in_kernel(shell):
         # Terminal IPython runs no loop between cells; this runs IPython's
@@ -47,6 +58,7 @@ def load_ipython_extension(shell: Any) -> None:
 def unload_ipython_extension(shell: Any) -> None:
     """Remove the magics and the log handler; running Apps are left alone."""
     remove_log_handlers()
+    unwatch_replaced_apps(shell)
     registry = shell.magics_manager.magics
     for kind, names in _MAGICS.items():
         for name in names:

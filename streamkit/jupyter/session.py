@@ -14,25 +14,42 @@ Decisions:
   ``enable_gui("asyncio")`` keeps running at the prompt.
 - What must survive ``%reload_ext streamkit`` (pending start/stop tasks) lives
   on the shell object, which a reload does not replace.
+- An App whose cell is run again is replaced: once no variable refers to the
+  old, still running App and a variable holds a new one with the same id,
+  the old one is stopped after the cell (:func:`stop_replaced_apps`) — two
+  of them would share the consumer group and the tables.
+- Apps still running when the process ends (kernel shutdown or restart,
+  leaving terminal IPython) are stopped by an :mod:`atexit` hook, on their
+  own loop: see :func:`stop_apps_at_exit`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import logging
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 
-from ..app import App
+from ..app import App, active_apps
 from ..exceptions import StreamkitError
 from ..transport import redact_url
 from .output import format_traceback
 
 T = TypeVar("T")
 
+logger = logging.getLogger(__name__)
+
 _TASKS_ATTR = "_streamkit_tasks"
+
+#: Seconds the exit hook waits for each App to stop.  A front end kills the
+#: kernel sooner (jupyter_client: SIGTERM 2.5 s after the shutdown request),
+#: so this only bounds an exit from terminal IPython with a broker gone.
+EXIT_STOP_TIMEOUT = 30.0
 
 
 def find_app(shell: Any, name: str | None = None) -> App:
@@ -145,3 +162,105 @@ async def _report(
 def describe(app: App) -> str:
     """``app 'id' (broker)`` for messages, with the broker's secrets redacted."""
     return f"app {app.id!r} ({redact_url(app.conf.broker)})"
+
+
+def stop_apps_at_exit() -> None:
+    """Stop every App still running in this process; an :mod:`atexit` hook.
+
+    ipykernel answers a shutdown (or restart) request by stopping its loop
+    and letting the process end, and terminal IPython returns from its
+    prompt: in both the loop is stopped but not closed, and nothing cancels
+    the App's tasks.  Running ``app.stop()`` on that loop lets agents finish
+    their event, commits their offsets, leaves the consumer group (the next
+    member gets the partitions at once instead of after the session timeout)
+    and flushes the producer.
+    """
+    by_loop: defaultdict[asyncio.AbstractEventLoop, list[App]] = defaultdict(list)
+    for app in active_apps():
+        by_loop[app.loop].append(app)
+
+    for loop, apps in by_loop.items():
+        names = ", ".join(repr(app.id) for app in apps)
+        if loop.is_closed() or loop.is_running():
+            logger.warning(
+                "cannot stop app %s at exit: its loop is %s; offsets since the "
+                "last commit will be processed again. Stop it with "
+                "`await app.stop()` before ending the session.",
+                names,
+                "closed" if loop.is_closed() else "busy",
+            )
+            continue
+        logger.info("stopping app %s at exit", names)
+        loop.run_until_complete(_stop_all(apps))
+
+
+async def _stop_all(apps: list[App]) -> None:
+    results = await asyncio.gather(
+        *(asyncio.wait_for(app.stop(), EXIT_STOP_TIMEOUT) for app in apps),
+        return_exceptions=True,
+    )
+    for app, result in zip(apps, results, strict=True):
+        if isinstance(result, BaseException):
+            logger.error(
+                "app %s did not stop cleanly at exit (%r): offsets since its "
+                "last commit will be processed again",
+                app.id,
+                result,
+            )
+
+
+def register_exit_hook() -> None:
+    """Make :func:`stop_apps_at_exit` run when the process ends, once.
+
+    Registering again moves the hook last, so it runs first: before IPython
+    and ipykernel tear down the shell and the output channels it reports on.
+    """
+    atexit.unregister(stop_apps_at_exit)
+    atexit.register(stop_apps_at_exit)
+
+
+def stop_replaced_apps(shell: Any) -> None:
+    """Stop running Apps that a re-run cell replaced (see the module docstring).
+
+    Registered on IPython's ``post_run_cell`` event.
+    """
+    user_ns = shell.user_ns
+    defined = {
+        id(obj): obj
+        for var, obj in list(user_ns.items())
+        if isinstance(obj, App) and not var.startswith("_")
+    }
+    ids_defined = {(app.id, app.conf.broker) for app in defined.values()}
+    for app in active_apps():
+        if id(app) in defined or (app.id, app.conf.broker) not in ids_defined:
+            continue
+        if app.is_starting or not app.is_running:
+            continue
+        run_and_report(
+            shell,
+            app.stop(),
+            done=f"the previous {describe(app)}, replaced by this cell, stopped",
+            failed=f"the previous {describe(app)} failed to stop:",
+        )
+
+
+def _stop_replaced_after_cell(result: Any = None) -> None:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        stop_replaced_apps(shell)
+
+
+def watch_for_replaced_apps(shell: Any) -> None:
+    """Run :func:`stop_replaced_apps` after every cell, once however often
+    the extension is loaded."""
+    unwatch_replaced_apps(shell)
+    shell.events.register("post_run_cell", _stop_replaced_after_cell)
+
+
+def unwatch_replaced_apps(shell: Any) -> None:
+    try:
+        shell.events.unregister("post_run_cell", _stop_replaced_after_cell)
+    except ValueError:
+        pass  # not registered

@@ -1,0 +1,266 @@
+"""The App across the kernel's lifecycle: ``%reload_ext streamkit``, a shutdown
+and a restart requested by the front end, in real kernels.
+
+A clean stop is observed from outside the kernel, on the Kafka-protocol
+broker: the group's committed offsets (the Apps here commit every ten
+minutes, so only the final commit of a clean stop can write them), its
+membership, and the records the agent produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from notebook_kernel import NotebookKernel
+
+PARTITIONS = 2
+
+#: jupyter_client sends SIGTERM this long after a shutdown request (half of
+#: KernelManager.shutdown_wait_time): a clean stop must be over by then.
+SIGTERM_AFTER = 2.5
+
+KAFKA_SETUP = """
+import asyncio
+import streamkit
+
+%load_ext streamkit
+
+async def until(predicate, timeout=15.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met within %ss" % timeout)
+        await asyncio.sleep(0.02)
+
+app = streamkit.App(
+    "{group}",
+    broker="kafka://{bootstrap}",
+    broker_commit_interval=600,
+    web_enabled=False,
+)
+numbers = app.topic("{topic}", partitions={partitions})
+doubled = app.topic("{topic}-doubled", partitions={partitions})
+seen = []
+"""
+
+DOUBLER = """%%agent numbers
+async def doubler(stream):
+    async for value in stream:
+        seen.append(value)
+        await doubled.send(value=2 * value)
+"""
+
+
+@dataclass
+class GroupOnBroker:
+    """What the broker knows of a consumer group and the topics it reads."""
+
+    committed: dict[int, int]
+    end_offsets: dict[int, int]
+    state: str
+    members: int
+
+
+async def topic_end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The end offset of each partition of ``topic``, by partition."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def read_group(bootstrap: str, group: str, topic: str) -> GroupOnBroker:
+    """The group's committed offsets on ``topic`` and its membership, read
+    without joining the group; and ``topic``'s end offsets."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        (description,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    _, _, state, _, _, members = description.groups[0]
+    return GroupOnBroker(
+        committed={tp.partition: m.offset for tp, m in offsets.items()},
+        end_offsets=await topic_end_offsets(bootstrap, topic),
+        state=state,
+        members=len(members),
+    )
+
+
+@pytest.fixture
+def notebook(tmp_path: Path) -> Iterator[NotebookKernel]:
+    """A bare kernel; tests shut it down gracefully themselves."""
+    nb = NotebookKernel(tmp_path)
+    try:
+        yield nb
+    finally:
+        if nb.manager.is_alive():
+            nb.shutdown()
+
+
+def start_doubler(nb: NotebookKernel, bootstrap: str, group: str) -> None:
+    setup = KAFKA_SETUP.format(
+        group=group, bootstrap=bootstrap, topic=group, partitions=PARTITIONS
+    )
+    nb.run(setup)
+    nb.run(DOUBLER)
+    nb.run("await app.start()")
+
+
+def send_and_process(nb: NotebookKernel, values: range) -> None:
+    nb.run(
+        f"for i in {values!r}:\n"
+        "    await numbers.send(value=i)\n"
+        f"await until(lambda: len(seen) >= {len(values)})",
+        timeout=30,
+    )
+
+
+def shut_down_gracefully(nb: NotebookKernel) -> tuple[int | None, float]:
+    """Shut the kernel down as a front end does; its exit code and how long
+    the shutdown took."""
+    process = nb.manager.provisioner.process  # type: ignore[union-attr] - started
+    nb.client.stop_channels()
+    started = time.monotonic()
+    nb.manager.shutdown_kernel(now=False)
+    return process.returncode, time.monotonic() - started
+
+
+def test_reload_ext_keeps_one_agent_and_no_extra_tasks(kernel: NotebookKernel) -> None:
+    task_names = "sorted(t.get_coro().__qualname__ for t in asyncio.all_tasks())"
+    kernel.run('import logging\nseen = []\nletters = app.topic("letters")')
+    kernel.run(
+        "%%agent letters --name reader\n"
+        "async def reader(stream):\n"
+        "    async for value in stream:\n"
+        '        seen.append(("v1", value))\n'
+    )
+    kernel.run("await app.start()")
+    tasks_before = kernel.eval(task_names)
+
+    for _ in range(2):
+        kernel.run("%reload_ext streamkit")
+    kernel.run(
+        "for i in range(40):\n"
+        "    await letters.send(value=i)\n"
+        "await until(lambda: len(seen) >= 40)\n"
+        "await asyncio.sleep(0.3)  # room for a second agent's copies"
+    )
+
+    assert sorted(kernel.eval("seen")) == [["v1", i] for i in range(40)]
+    assert kernel.eval(task_names) == tasks_before
+    assert kernel.eval("[a.id for a in streamkit.app.active_apps()]") == [
+        kernel.eval("app.id")
+    ]
+    assert kernel.eval("len(logging.getLogger('streamkit').handlers)") == 1
+
+    # The magics registered by the reload still swap the running handler.
+    cell = kernel.run(
+        "%%agent letters --name reader\n"
+        "async def reader(stream):\n"
+        "    async for value in stream:\n"
+        '        seen.append(("v2", value))\n'
+    )
+    assert "replaced live" in kernel.output(cell.msg_id)
+    kernel.run(
+        "for i in range(40, 50):\n"
+        "    await letters.send(value=i)\n"
+        "await until(lambda: len(seen) >= 50)\n"
+        "await asyncio.sleep(0.3)"
+    )
+    assert sorted(kernel.eval("seen[40:]")) == [["v2", i] for i in range(40, 50)]
+    assert kernel.eval("list(app.agents)") == ["reader"]
+    assert kernel.eval(task_names) == tasks_before
+
+
+@pytest.mark.kafka
+def test_kernel_shutdown_commits_offsets_and_leaves_the_group(
+    notebook: NotebookKernel, kafka_bootstrap: str, unique: str
+) -> None:
+    group = f"shutdown-{unique}"
+    start_doubler(notebook, kafka_bootstrap, group)
+    send_and_process(notebook, range(30))
+    assert notebook.eval("app.conductor.committed") == {}, "no commit before stop"
+
+    exit_code, took = shut_down_gracefully(notebook)
+
+    assert exit_code == 0, "the kernel was killed before the App stopped"
+    assert took < SIGTERM_AFTER
+    on_broker = asyncio.run(read_group(kafka_bootstrap, group, group))
+    assert sum(on_broker.end_offsets.values()) == 30
+    assert on_broker.committed == on_broker.end_offsets
+    assert (on_broker.state, on_broker.members) == ("Empty", 0)
+    doubled = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled"))
+    assert sum(doubled.values()) == 30
+
+
+@pytest.mark.kafka
+def test_restarted_kernel_resumes_from_the_committed_offset(
+    notebook: NotebookKernel, kafka_bootstrap: str, unique: str
+) -> None:
+    group = f"restart-{unique}"
+    start_doubler(notebook, kafka_bootstrap, group)
+    send_and_process(notebook, range(20))
+
+    notebook.manager.restart_kernel(now=False)
+    notebook.client.wait_for_ready(timeout=60)
+    assert notebook.eval("'app' in globals()") is False, "a new kernel process"
+    start_doubler(notebook, kafka_bootstrap, group)
+    send_and_process(notebook, range(20, 35))
+    notebook.run("await asyncio.sleep(0.5)  # room for a replay of old records")
+
+    assert sorted(notebook.eval("seen")) == list(range(20, 35))
+    exit_code, _ = shut_down_gracefully(notebook)
+    assert exit_code == 0
+    doubled = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled"))
+    assert sum(doubled.values()) == 35
+
+
+def test_rerunning_the_app_cell_stops_the_app_it_replaces(kernel):
+    define = """
+app = streamkit.App(
+    "rerun-{unique}", broker="memory://rerun-{unique}", web_enabled=False
+)
+numbers = app.topic("numbers")
+seen = []
+"""
+    agent = """%%agent numbers
+async def collect(stream):
+    async for value in stream:
+        seen.append(value)
+"""
+    unique = kernel.eval("app.id").removeprefix("nb-")
+    kernel.run(define.replace("{unique}", unique))
+    kernel.run(agent)
+    kernel.run("await app.start()\nimport weakref\nfirst = weakref.ref(app)")
+
+    rerun = kernel.run(define.replace("{unique}", unique))
+    kernel.run("await until(lambda: not first().is_running)")
+    assert "replaced by this cell, stopped" in kernel.output(rerun.msg_id)
+
+    kernel.run(agent)
+    kernel.run(
+        """
+await app.start()
+for i in range(25):
+    await numbers.send(value=i)
+await until(lambda: len(seen) == 25)
+await asyncio.sleep(0.3)
+"""
+    )
+    # One App consumes: every record once, none twice.
+    assert sorted(kernel.eval("seen")) == list(range(25))
+    assert kernel.eval("len(streamkit.app.active_apps())") == 1
