@@ -49,7 +49,8 @@ class Conductor:
         self.tracker = OffsetTracker()
         self.assigned: set[TP] = set()
         self.committed: dict[TP, int] = {}
-        self.highwater: dict[TP, int] = {}
+        #: Per partition, the offset after the last record fetched.
+        self.fetched: dict[TP, int] = {}
         self._routes: dict[str, list[Agent]] = {}
         self._topics: frozenset[str] = frozenset()
         self._fetcher: asyncio.Task[None] | None = None
@@ -102,6 +103,7 @@ class Conductor:
         self._commit_lock = asyncio.Lock()
         self._assigned_once = asyncio.Event()
         self.tracker = OffsetTracker()
+        self.fetched = {}
         self._routes = self._build_routes()
         self._topics = self._subscription()
         self.is_leader = False
@@ -232,11 +234,13 @@ class Conductor:
         routes = self._routes
         track = self.tracker.add
         monitor = self.app.monitor
+        fetched = self.fetched
         deliveries: dict[Agent, list[Event]] = {}
 
         for message in messages:
             agents = routes.get(message.topic, ())
             tp = TP(message.topic, message.partition)
+            fetched[tp] = message.offset + 1
             pending = track(tp, message.offset, len(agents))
             for agent in agents:
                 codec = agent.topic.codec
@@ -252,8 +256,6 @@ class Conductor:
                     batch = deliveries[agent] = []
                 batch.append(Event(key, value, message, pending))
 
-        last = messages[-1]
-        self.highwater[TP(last.topic, last.partition)] = last.offset + 1
         monitor.on_messages_received(messages)
         for agent, events in deliveries.items():
             await agent.buffer.put_many(events)
@@ -346,6 +348,8 @@ class Conductor:
         await self.commit()
         self.assigned -= revoked
         self.tracker.forget(revoked)
+        for tp in revoked:
+            self.fetched.pop(tp, None)
         kept = {tp.partition for tp in self.assigned}
         self.app.tables.drop({tp.partition for tp in revoked} - kept)
 
@@ -383,11 +387,21 @@ class Conductor:
     # -- figures -------------------------------------------------------------
 
     async def lag(self) -> dict[TP, int]:
-        """Per assigned partition: records on the broker not yet committed."""
+        """Per assigned partition: records on the broker this App has not
+        finished with: not fetched yet, or fetched and still buffered or being
+        processed.  Before a partition's first fetch: records after the offset
+        this App last committed (from the start, if it never did)."""
         if not self.assigned:
             return {}
         ends = await self.app.transport.end_offsets(self.assigned)
-        return {tp: end - self.committed.get(tp, 0) for tp, end in ends.items()}
+        lag: dict[TP, int] = {}
+        for tp, end in ends.items():
+            fetched = self.fetched.get(tp)
+            if fetched is None:
+                lag[tp] = end - self.committed.get(tp, 0)
+            else:
+                lag[tp] = end - fetched + self.tracker.unfinished(tp)
+        return lag
 
 
 def _describe(tps: set[TP]) -> str:

@@ -13,6 +13,14 @@ Decisions:
   the traceback, so the log handler prints one line per record, and the full
   traceback only for records that carry one: no traceback is shown twice and
   none is lost.
+- Output is throttled: a handler that fails on every event would otherwise
+  send thousands of tracebacks a second to the browser (each costs ~10 ms of
+  the kernel's loop to format).  Per handler, the first
+  ``FULL_TRACEBACKS`` errors are shown in full; after that one line at most
+  every ``QUIET_SECONDS`` says how many were not shown and what the latest
+  was.  The log handler does the same per message template.  Nothing is
+  lost: the counters (``agent.errors``, the Monitor, the dashboard's error
+  badge) count every one.
 - Hooks and the log handler are recognised by a marker attribute, not by
   class, so ``%reload_ext streamkit`` (which re-imports this package) finds
   and replaces the ones an earlier import installed instead of stacking them.
@@ -20,9 +28,11 @@ Decisions:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +41,57 @@ MARKER = "_streamkit_notebook"
 
 LOGGER_NAME = "streamkit"
 
+FULL_TRACEBACKS = 3
+QUIET_SECONDS = 5.0
+
+
+class Digest:
+    """Shows the first ``shown_in_full`` of a stream of similar reports, then
+    one summary line per ``quiet`` seconds with the count held back and the
+    latest one (see the module docstring).
+
+    The summary is written by a timer on the running loop, which runs in the
+    context of the report that started it: it lands under the same cell.
+    """
+
+    def __init__(
+        self,
+        write_summary: Callable[[int, str], None],
+        *,
+        shown_in_full: int = FULL_TRACEBACKS,
+        quiet: float | None = None,
+    ) -> None:
+        self.write_summary = write_summary
+        self.shown_in_full = shown_in_full
+        self.quiet = QUIET_SECONDS if quiet is None else quiet
+        self.seen = 0
+        self.held_back = 0
+        self.latest = ""
+        self._timer: asyncio.TimerHandle | None = None
+
+    def report(self, latest: str) -> bool:
+        """Count one report; True when the caller should show it in full."""
+        self.seen += 1
+        if self.seen <= self.shown_in_full:
+            return True
+        self.held_back += 1
+        self.latest = latest
+        if self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop to wait on: summarise right away
+                self.flush()
+            else:
+                self._timer = loop.call_later(self.quiet, self.flush)
+        return False
+
+    def flush(self) -> None:
+        """Write the summary of what was held back, if anything was."""
+        self._timer = None
+        held, self.held_back = self.held_back, 0
+        if held:
+            self.write_summary(held, self.latest)
+
 
 class CellLogHandler(logging.Handler):
     """One line per WARNING-or-worse ``streamkit`` record, to the current cell."""
@@ -38,9 +99,22 @@ class CellLogHandler(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         setattr(self, MARKER, True)
+        self._digests: dict[tuple[str, object], Digest] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            key = (record.name, record.msg)
+            digest = self._digests.get(key)
+            if digest is None:
+                level = record.levelname
+                digest = self._digests[key] = Digest(
+                    lambda held, latest: sys.stderr.write(
+                        f"[streamkit {level}] {held:,} more like this not "
+                        f"shown; the latest: {latest}\n"
+                    )
+                )
+            if not digest.report(record.getMessage()):
+                return
             text = f"[streamkit {record.levelname}] {record.getMessage()}\n"
             if record.exc_info and record.exc_info[1] is not None:
                 text += "".join(traceback.format_exception(*record.exc_info))
@@ -101,8 +175,18 @@ def install_error_hook(shell: Any, owner: Any) -> None:
     hook replaces one a previous run of the cell installed.
     """
 
+    name = getattr(owner, "name", owner)
+    digest = Digest(
+        lambda held, latest: sys.stderr.write(
+            f"{name}: {held:,} more errors not shown in full (the latest: "
+            f"{latest}); every one is counted in its errors figure and on the "
+            "dashboard\n"
+        )
+    )
+
     def show_traceback(job: Any, exc: BaseException, *event: Any) -> None:
-        sys.stderr.write(format_traceback(shell, exc) + "\n")
+        if digest.report(f"{type(exc).__name__}: {exc}"):
+            sys.stderr.write(format_traceback(shell, exc) + "\n")
 
     setattr(show_traceback, MARKER, True)
     hooks = [hook for hook in owner.error_hooks if not getattr(hook, MARKER, False)]
