@@ -97,12 +97,6 @@ class Agent:
             f"concurrency={self.concurrency} {state}>"
         )
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        # Only IPython calls this: its live widget in a kernel, text elsewhere.
-        from .jupyter.widgets.display import mimebundle
-
-        return mimebundle(self)
-
     def __call__(self, stream: Stream) -> Any:
         return self.fun(stream)
 

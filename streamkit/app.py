@@ -91,12 +91,6 @@ class App(mode.Service):
         state = "running" if self._running else "stopped"
         return f"<App {self.id!r} broker={redact_url(self.conf.broker)!r} {state}>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        # Only IPython calls this: its live widget in a kernel, text elsewhere.
-        from .jupyter.widgets.display import mimebundle
-
-        return mimebundle(self)
-
     @property
     def is_starting(self) -> bool:
         """True while ``start()`` is in progress."""

@@ -2,7 +2,8 @@
 
 Loading registers the magics (:mod:`.magics`), attaches a log handler that
 shows streamkit's warnings and errors under the cell they concern
-(:mod:`.output`), makes the Apps still running when the kernel shuts down or
+(:mod:`.output`), shows Apps, agents and tables as live widgets
+(:mod:`.widgets`), makes the Apps still running when the kernel shuts down or
 restarts (or terminal IPython exits) stop cleanly (:mod:`.session`), and, in
 terminal IPython, keeps IPython's asyncio loop running at the prompt so an
 App keeps processing between cells.
@@ -18,6 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..agents import Agent
+from ..app import App
+from ..tables.table import Table
 from .magics import StreamkitMagics
 from .output import install_log_handler, remove_log_handlers
 from .session import (
@@ -32,6 +36,7 @@ __all__ = ["StreamkitMagics", "load_ipython_extension", "unload_ipython_extensio
 logger = logging.getLogger(__name__)
 
 _MAGICS = {"line": ("streamkit",), "cell": ("agent", "timer", "send")}
+_DISPLAYED = (App, Agent, Table)
 
 
 def load_ipython_extension(shell: Any) -> None:
@@ -41,6 +46,7 @@ def load_ipython_extension(shell: Any) -> None:
     install_log_handler()
     register_exit_hook()
     watch_for_replaced_apps(shell)
+    _show_widgets(shell)
 
     if not in_kernel(shell):
         # Terminal IPython runs no loop between cells; this runs IPython's
@@ -59,7 +65,21 @@ def unload_ipython_extension(shell: Any) -> None:
     """Remove the magics and the log handler; running Apps are left alone."""
     remove_log_handlers()
     unwatch_replaced_apps(shell)
+    formatter = shell.display_formatter.mimebundle_formatter
+    for cls in _DISPLAYED:
+        formatter.pop(cls, None)
     registry = shell.magics_manager.magics
     for kind, names in _MAGICS.items():
         for name in names:
             registry[kind].pop(name, None)
+
+
+def _show_widgets(shell: Any) -> None:
+    """Display Apps, agents and tables as their live widgets (text in a
+    terminal), through IPython's formatter registry: the runtime itself
+    knows nothing of notebooks."""
+    from .widgets.display import mimebundle
+
+    formatter = shell.display_formatter.mimebundle_formatter
+    for cls in _DISPLAYED:
+        formatter.for_type(cls, mimebundle)

@@ -86,12 +86,6 @@ class Table:
     def __repr__(self) -> str:
         return f"<Table {self.name!r} keys={len(self._data)}>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        # Only IPython calls this: its live widget in a kernel, text elsewhere.
-        from ..jupyter.widgets.display import mimebundle
-
-        return mimebundle(self)
-
     # -- the mapping -------------------------------------------------------
 
     def __getitem__(self, key: Any) -> Any:
