@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 
 #: ``STREAMKIT_*`` variables that tools read and that are not settings, so
 #: they are not reported as misspelt settings.
-ENV_NOT_SETTINGS = frozenset({"STREAMKIT_TEST_BOOTSTRAP", "STREAMKIT_APP"})
+ENV_NOT_SETTINGS = frozenset({"STREAMKIT_APP"})
+#: Variables of the test suite (STREAMKIT_TEST_BOOTSTRAP...), not settings.
+ENV_TEST_PREFIX = "STREAMKIT_TEST_"
 
 BROKER_SCHEMES = ("memory", "kafka")
 DEFAULT_KAFKA_PORT = 9092
@@ -351,7 +353,11 @@ class Settings:
         declared = self._declared()
         found = {}
         for var, raw in env.items():
-            if not var.startswith(ENV_PREFIX) or var in ENV_NOT_SETTINGS:
+            if (
+                not var.startswith(ENV_PREFIX)
+                or var in ENV_NOT_SETTINGS
+                or var.startswith(ENV_TEST_PREFIX)
+            ):
                 continue
             name = var[len(ENV_PREFIX) :].lower()
             option = declared.get(name)

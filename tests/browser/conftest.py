@@ -2,7 +2,7 @@
 
 The browser is Debian's ``chromium`` package, driven by playwright's Python
 client; playwright's own browser downloads are never used.  Without Chromium
-the tests skip, unless ``STREAMKIT_REQUIRE_BROWSER=1`` (set by ``.ci/run``)
+the tests skip, unless ``STREAMKIT_TEST_REQUIRE_BROWSER=1`` (set by ``.ci/run``)
 turns the skip into a failure.
 
 JupyterLab runs as a subprocess of this interpreter with its own config,
@@ -62,9 +62,9 @@ LAB_SETTINGS = {
 
 def _unavailable(reason: str) -> None:
     """Skip, or fail when the browser tests are required (CI)."""
-    if os.environ.get("STREAMKIT_REQUIRE_BROWSER") == "1":
+    if os.environ.get("STREAMKIT_TEST_REQUIRE_BROWSER") == "1":
         pytest.fail(
-            f"{reason}. STREAMKIT_REQUIRE_BROWSER=1 requires the browser tests: "
+            f"{reason}. STREAMKIT_TEST_REQUIRE_BROWSER=1 requires the browser tests: "
             "install Debian's Chromium with `apt-get install chromium "
             "chromium-driver` and the test extra with `pip install -e '.[test]'`",
             pytrace=False,

@@ -43,4 +43,4 @@ landed = [await numbers.send_and_wait(value={{"i": i}}) for i in range(12)]
 
     rows = [(int(p), int(o)) for p, o in ROW.findall(shown)]
     assert rows == [(0, offset) for offset in offsets[-5:]]
-    assert '{&#x27;i&#x27;: 11}' in shown or "{'i': 11}" in shown
+    assert "{&#x27;i&#x27;: 11}" in shown or "{'i': 11}" in shown

@@ -227,10 +227,13 @@ def test_handler_error_shows_under_its_cell_and_agent_goes_on(
 
     output = kernel.output(agent_cell.msg_id)
     number = agent_cell.reply["execution_count"]
-    assert output.count(f"Cell In[{number}], line 5") == len(bad)
-    for value in bad:
-        assert f"ValueError: bad value {value}" in output
-    assert output.count("Traceback") <= len(bad)  # the log line adds none
+    # The first three in full; the fourth in a digest line after a quiet
+    # period (tests/notebooks/test_error_output.py follows a long run).
+    # (Partitions interleave, so which three is not fixed.)
+    in_full = [value for value in bad if f"ValueError: bad value {value}\n" in output]
+    assert len(in_full) == 3
+    assert output.count(f"Cell In[{number}], line 5") == 3
+    assert output.count("Traceback") <= 3  # the log line adds none
     assert "agents.py" not in output  # the runtime's frames are trimmed
     assert "good value 23" in output  # prints land under the agent's cell too
     assert "ValueError" not in kernel.output(send_cell.msg_id)

@@ -63,7 +63,7 @@ class SensorPanel(widgets.VBox):
                 "commit_latency_ms",
                 None if commit_seconds is None else commit_seconds * 1000,
                 "ms per commit",
-                1,
+                2,
             ),
             ("changelog_writes", monitor.changelog_writes, "changelog writes", 0),
             ("decode_errors", sum(monitor.decode_errors.values()), "undecodable", 0),
