@@ -388,20 +388,16 @@ class Conductor:
 
     async def lag(self) -> dict[TP, int]:
         """Per assigned partition: records on the broker this App has not
-        finished with: not fetched yet, or fetched and still buffered or being
-        processed.  Before a partition's first fetch: records after the offset
-        this App last committed (from the start, if it never did)."""
+        fetched yet (before a partition's first fetch: those after the offset
+        this App last committed, or all of them).  What an agent has fetched
+        but not processed is in its buffer (``len(agent.buffer)``)."""
         if not self.assigned:
             return {}
         ends = await self.app.transport.end_offsets(self.assigned)
-        lag: dict[TP, int] = {}
-        for tp, end in ends.items():
-            fetched = self.fetched.get(tp)
-            if fetched is None:
-                lag[tp] = end - self.committed.get(tp, 0)
-            else:
-                lag[tp] = end - fetched + self.tracker.unfinished(tp)
-        return lag
+        fetched, committed = self.fetched, self.committed
+        return {
+            tp: end - fetched.get(tp, committed.get(tp, 0)) for tp, end in ends.items()
+        }
 
 
 def _describe(tps: set[TP]) -> str:

@@ -99,11 +99,6 @@ class OffsetTracker:
                 offsets[tp] = last + 1
         return offsets
 
-    def unfinished(self, tp: TP) -> int:
-        """Messages of ``tp`` fetched and not yet processed by every agent."""
-        queue = self._partitions.get(tp, ())
-        return sum(1 for pending in queue if pending.remaining > 0)
-
     def in_flight(self, tps: set[TP]) -> int:
         """Messages of ``tps`` being processed, before the first dropped one."""
         count = 0

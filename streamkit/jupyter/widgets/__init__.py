@@ -2,7 +2,7 @@
 
 Displaying an App, an agent or a table in a notebook shows its widget
 (:func:`mimebundle`); everywhere else (terminal IPython, a plain script) the
-same objects print as text.  :mod:`.refresher` keeps the widgets current at
+same objects print as text.  :mod:`.refresh` keeps the widgets current at
 a bounded rate; :mod:`.figures` is the HTML every figure is written in.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from .agent_view import AgentView
 from .dashboard import Dashboard
 from .display import mimebundle, text_of, widget_for
-from .refresher import refresher
+from .refresh import refresher
 from .sensor_panel import SensorPanel
 from .table_view import TableView
 

@@ -2,9 +2,9 @@
 
 The buffer bar is the agent's stream buffer against
 ``stream_buffer_maxsize``: a bar that stays full means the agent is the
-bottleneck and the consumer is waiting for it (back pressure).  Lag is the
-records on the broker that the group has not committed yet, over the
-agent's topic partitions assigned to this App.
+bottleneck and the consumer is waiting for it (back pressure).  Lag is what
+the agent still has to do: records of its topic's partitions assigned to
+this App that are not fetched yet, plus those waiting in its buffer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 
 from .figures import figure, figures_line
-from .refresher import refresher
+from .refresh import refresher
 
 if TYPE_CHECKING:
     from ...agents import Agent
@@ -63,7 +63,8 @@ class AgentView(widgets.VBox):
         monitor = agent.app.monitor
         buffered, maxsize = len(agent.buffer), agent.buffer.maxsize
         rate = monitor.events_per_second(agent.name)
-        lag = self._probe.lag(agent.topic.name)
+        unfetched = self._probe.lag(agent.topic.name)
+        lag = None if unfetched is None else unfetched + buffered
         state = (
             agent.topic.name,
             agent.concurrency,

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 
 from ...transport import redact_url
 from .agent_view import AgentView
-from .refresher import refresher
+from .refresh import refresher
 from .sensor_panel import SensorPanel
 from .table_view import TableView
 

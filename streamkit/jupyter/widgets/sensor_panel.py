@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 
 from .figures import figure, figures_line, sparkline
-from .refresher import refresher
+from .refresh import refresher
 
 if TYPE_CHECKING:
     from ...app import App

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 
 from ...tables.table import key_order, row_of
 from .figures import figure, figures_line
-from .refresher import refresher
+from .refresh import refresher
 
 if TYPE_CHECKING:
     from ...tables.table import Table

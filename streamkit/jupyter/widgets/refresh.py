@@ -10,8 +10,9 @@ Decisions:
   message (``hold_sync``), so a busy pipeline costs the notebook at most a
   few messages per view per second however many events flow.
 - Consumer lag needs the broker's end offsets, a network round trip on
-  Kafka: it is fetched once a second per App (:class:`LagProbe`), only while
-  a view of that App is alive and the App runs.
+  Kafka: it is read once a second per App (:class:`LagProbe`), in a task of
+  its own so that a slow broker never holds the views up, and only while a
+  view of that App is alive and the App runs.
 - Views are held weakly; ipywidgets keeps a displayed widget alive until it
   is closed, and a closed widget is dropped here.  The task ends when no
   view is left.  It lives in this module, which ``%reload_ext streamkit``
@@ -50,6 +51,13 @@ class LagProbe:
         self._app = weakref.ref(app)
         self.by_topic: dict[str, int] = {}
         self._next = 0.0
+        self._reading: asyncio.Task[None] | None = None
+
+    def poll(self, now: float) -> None:
+        """Start a read in the background when one is due and none is under
+        way: a slow broker must not hold the views up."""
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.get_running_loop().create_task(self.update(now))
 
     async def update(self, now: float) -> None:
         app = self._app()
@@ -81,8 +89,8 @@ class Refresher:
             weakref.WeakKeyDictionary()
         )
         self._task: asyncio.Task[None] | None = None
-        #: Views refreshed, and the seconds spent on it (lag probes included):
-        #: what the widgets cost the loop the pipeline runs on.
+        #: Views refreshed, and the seconds spent on it: what the widgets cost
+        #: the loop the pipeline runs on (the lag reads, one a second, aside).
         self.refreshes = 0
         self.busy_seconds = 0.0
 
@@ -115,7 +123,7 @@ class Refresher:
             started = time.perf_counter()
             now = time.monotonic()
             for probe in list(self._probes.values()):
-                await probe.update(now)
+                probe.poll(now)
             for view, due in list(self._views.items()):
                 if now >= due:
                     self._refresh(view, now)
