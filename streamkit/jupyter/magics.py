@@ -131,9 +131,9 @@ class StreamkitMagics(Magics):
         if args.command == "dashboard":
             if not in_kernel(self.shell):
                 return AppStatus.of(app)
-            from .widgets import Dashboard
+            from .widgets import widget_for
 
-            return Dashboard(app)
+            return widget_for(app)
         if args.command in FRAMES:
             return FRAMES[args.command](app)
         if args.command == "start":

@@ -161,3 +161,22 @@ elapsed = time.monotonic() - started
     kernel.settle(1)
     final = WidgetModels(kernel.messages).figures()
     assert final[("count_sensors", "processed")] == sent
+
+
+def test_showing_again_retires_the_previous_view(kernel):
+    kernel.run(SETUP)
+    kernel.run(COUNTING_AGENT)
+    kernel.run("%streamkit dashboard")
+    from_widgets = "from streamkit.jupyter.widgets import refresher"
+    kernel.run(from_widgets)
+    live_with_one = kernel.eval("len(refresher)")
+
+    for _ in range(3):  # the cell re-run, as while developing
+        kernel.run("%streamkit dashboard")
+    kernel.run("per_sensor")
+    kernel.run("per_sensor")
+
+    # One dashboard (its agent, table and sensor views) and one table view.
+    assert kernel.eval("len(refresher)") == live_with_one + 1
+    closed = sum(1 for m in kernel.messages if m["msg_type"] == "comm_close")
+    assert closed > 0

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 
 from .figures import figure, figures_line
-from .refresh import refresher
+from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:
     from ...agents import Agent
 
 
-class AgentView(widgets.VBox):
+class AgentView(LiveBox):
     """``AgentView(agent)``: displays and keeps itself current."""
 
     interval = 0.2

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 
 from ...transport import redact_url
 from .agent_view import AgentView
-from .refresh import refresher
+from .refresh import LiveBox, refresher
 from .sensor_panel import SensorPanel
 from .table_view import TableView
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ...app import App
 
 
-class Dashboard(widgets.VBox):
+class Dashboard(LiveBox):
     """``Dashboard(app)``: displays and keeps itself current."""
 
     interval = 0.5
@@ -38,6 +38,12 @@ class Dashboard(widgets.VBox):
         super().__init__([self.header, self.agents_box, self.tables_box, self.sensors])
         self.add_class("streamkit-dashboard")
         refresher.watch(self)
+
+    def close(self) -> None:
+        for view in [*self.agent_views.values(), *self.table_views.values()]:
+            view.close()
+        self.sensors.close()
+        super().close()
 
     def refresh(self) -> None:
         app = self.app

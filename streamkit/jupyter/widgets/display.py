@@ -23,21 +23,26 @@ TEXT_ROWS = 10
 
 
 def widget_for(obj: App | Agent | Table) -> Any:
-    """The live widget of an App (its dashboard), an agent or a table."""
+    """The live widget of an App (its dashboard), an agent or a table; it
+    replaces (closes) the one shown for ``obj`` before."""
     from .agent_view import AgentView
     from .dashboard import Dashboard
+    from .refresh import refresher
     from .table_view import TableView
 
     if isinstance(obj, App):
-        return Dashboard(obj)
-    if isinstance(obj, Agent):
-        return AgentView(obj)
-    if isinstance(obj, Table):
-        return TableView(obj)
-    raise TypeError(
-        f"no streamkit widget for {type(obj).__name__}: pass an App, an agent "
-        "or a table"
-    )
+        widget = Dashboard(obj)
+    elif isinstance(obj, Agent):
+        widget = AgentView(obj)
+    elif isinstance(obj, Table):
+        widget = TableView(obj)
+    else:
+        raise TypeError(
+            f"no streamkit widget for {type(obj).__name__}: pass an App, an "
+            "agent or a table"
+        )
+    refresher.displayed(obj, widget)
+    return widget
 
 
 def text_of(obj: App | Agent | Table) -> str:

@@ -14,10 +14,13 @@ Decisions:
   its own so that a slow broker never holds the views up, and only while a
   view of that App is alive and the App runs.
 - Views are held weakly; ipywidgets keeps a displayed widget alive until it
-  is closed, and a closed widget is dropped here.  The task ends when no
-  view is left.  It lives in this module, which ``%reload_ext streamkit``
-  does not re-import, so a reload neither stops views nor starts a second
-  task.
+  is closed, and a closed widget is dropped here.  So that re-running a
+  cell a hundred times does not leave a hundred views refreshing, a
+  displayed object has one live top-level view: showing a new one closes
+  the previous (:meth:`Refresher.displayed`), whose output then empties.
+  The task ends when no view is left.  It lives in this module, which
+  ``%reload_ext streamkit`` does not re-import, so a reload neither stops
+  views nor starts a second task.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import logging
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
+
+import ipywidgets as widgets
 
 if TYPE_CHECKING:
     from ...app import App
@@ -89,6 +94,7 @@ class Refresher:
             weakref.WeakKeyDictionary()
         )
         self._task: asyncio.Task[None] | None = None
+        self._displayed: dict[int, weakref.ref[Any]] = {}
         #: Views refreshed, and the seconds spent on it: what the widgets cost
         #: the loop the pipeline runs on (the lag reads, one a second, aside).
         self.refreshes = 0
@@ -114,6 +120,15 @@ class Refresher:
             return  # no loop (a plain script): whoever runs one calls refresh
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name="streamkit-widgets")
+
+    def displayed(self, target: object, view: Any) -> None:
+        """``view`` is now the one shown for ``target``: close the previous."""
+        previous = self._displayed.get(id(target))
+        previous_view = previous() if previous is not None else None
+        if previous_view is not None and previous_view is not view:
+            previous_view.close()
+            self.forget(previous_view)
+        self._displayed[id(target)] = weakref.ref(view)
 
     def forget(self, view: View) -> None:
         self._views.pop(view, None)
@@ -146,3 +161,15 @@ class Refresher:
 
 
 refresher = Refresher()
+
+
+class LiveBox(widgets.VBox):
+    """A box of widgets that :data:`refresher` keeps current until closed;
+    subclasses set ``interval`` and define ``refresh()``, and call
+    ``refresher.watch(self)`` once built."""
+
+    interval: float = 1.0
+
+    def close(self) -> None:
+        refresher.forget(self)
+        super().close()

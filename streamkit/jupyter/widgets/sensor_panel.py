@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 
 from .figures import figure, figures_line, sparkline
-from .refresh import refresher
+from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:
     from ...app import App
@@ -19,7 +19,7 @@ HISTORY_POINTS = 120
 HISTORY_STEP = 1.0
 
 
-class SensorPanel(widgets.VBox):
+class SensorPanel(LiveBox):
     """``SensorPanel(app)``: messages in and out, commits, errors, and the
     last two minutes of messages received per second."""
 

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 
 from ...tables.table import key_order, row_of
 from .figures import figure, figures_line
-from .refresh import refresher
+from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:
     from ...tables.table import Table
@@ -31,7 +31,7 @@ DEFAULT_ROWS = 10
 MAX_ROWS = 500
 
 
-class TableView(widgets.VBox):
+class TableView(LiveBox):
     """``TableView(table, rows=10, order="newest"|"largest"|"key", key_filter="")``."""
 
     interval = 0.5
