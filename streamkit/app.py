@@ -14,7 +14,7 @@ import asyncio
 import contextvars
 import datetime
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -48,6 +48,21 @@ def active_apps() -> list[App]:
     stops them at exit); a worker stops its App itself.
     """
     return list(_active_apps)
+
+
+#: Awaited with an App before it starts (see :func:`before_start`).
+_before_start: list[Callable[[App], Awaitable[None]]] = []
+
+
+def before_start(hook: Callable[[App], Awaitable[None]]) -> None:
+    """Await ``hook(app)`` at the beginning of every App's ``start()``, once
+    however often it is registered.
+
+    For whatever embeds Apps: the notebook extension stops the App that a
+    re-run cell replaced before its successor reads the same changelogs.
+    """
+    if hook not in _before_start:
+        _before_start.append(hook)
 
 
 class App(mode.Service):
@@ -392,8 +407,10 @@ class App(mode.Service):
         self._failed = None
         loop = self.loop = asyncio.get_running_loop()
         self._starting = loop.create_future()
-        _active_apps.add(self)
         try:
+            for hook in list(_before_start):
+                await hook(self)
+            _active_apps.add(self)
             await super().start()
         except BaseException as exc:
             _active_apps.discard(self)

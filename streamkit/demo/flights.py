@@ -66,7 +66,7 @@ class Flight(streamkit.Record):
 class DelayStats(streamkit.Record):
     """Departure delays of one carrier, as a sum so the mean stays exact."""
 
-    delayed: int = 0
+    departed: int = 0
     total_delay: float = 0.0
 
 
@@ -107,9 +107,9 @@ class FlightsPipeline:
             await asyncio.sleep(0.05)
 
     def carrier_delays_frame(self) -> pandas.DataFrame:
-        """Per carrier: delayed flights, total and mean departure delay."""
+        """Per carrier: flights that departed, total and mean departure delay."""
         frame = self.carrier_delays.as_dataframe()
-        frame["mean_delay"] = frame["total_delay"] / frame["delayed"]
+        frame["mean_delay"] = frame["total_delay"] / frame["departed"]
         return frame
 
 
@@ -162,7 +162,7 @@ def build(app_id: str = "flights", **settings: Any) -> FlightsPipeline:
                 continue
             stats = carrier_delays[carrier]
             carrier_delays[carrier] = DelayStats(
-                delayed=stats.delayed + 1,
+                departed=stats.departed + 1,
                 total_delay=stats.total_delay + flight.dep_delay,
             )
 
@@ -206,11 +206,11 @@ def main() -> None:
         origins.add_row(str(origin), f"{int(row['value']):,}")
 
     carriers = Table(title="Departure delays per carrier (cancelled flights excluded)")
-    for column in ("carrier", "delayed flights", "mean delay (min)"):
+    for column in ("carrier", "departed flights", "mean delay (min)"):
         carriers.add_column(column, justify="right")
     for carrier, row in result["carriers"].iterrows():
         carriers.add_row(
-            str(carrier), f"{int(row['delayed']):,}", f"{row['mean_delay']:.2f}"
+            str(carrier), f"{int(row['departed']):,}", f"{row['mean_delay']:.2f}"
         )
 
     console.print(origins)

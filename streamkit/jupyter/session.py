@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 
-from ..app import App, active_apps
+from ..app import App, active_apps, before_start
 from ..exceptions import StreamkitError
 from ..transport import redact_url
 from .output import format_traceback
@@ -219,23 +219,47 @@ def register_exit_hook() -> None:
     atexit.register(stop_apps_at_exit)
 
 
-def stop_replaced_apps(shell: Any) -> None:
-    """Stop running Apps that a re-run cell replaced (see the module docstring).
-
-    Registered on IPython's ``post_run_cell`` event.
-    """
-    user_ns = shell.user_ns
-    defined = {
-        id(obj): obj
-        for var, obj in list(user_ns.items())
+def _replaced(shell: Any, successors: list[App]) -> list[App]:
+    """Running Apps with the id and broker of one of ``successors`` that no
+    variable of the user namespace refers to any more."""
+    referenced = {
+        id(obj)
+        for var, obj in list(shell.user_ns.items())
         if isinstance(obj, App) and not var.startswith("_")
     }
-    ids_defined = {(app.id, app.conf.broker) for app in defined.values()}
-    for app in active_apps():
-        if id(app) in defined or (app.id, app.conf.broker) not in ids_defined:
-            continue
-        if app.is_starting or not app.is_running:
-            continue
+    wanted = {(app.id, app.conf.broker) for app in successors}
+    return [
+        app
+        for app in active_apps()
+        if id(app) not in referenced
+        and app not in successors
+        and (app.id, app.conf.broker) in wanted
+        and app.is_running
+    ]
+
+
+async def stop_replaced_before_start(successor: App) -> None:
+    """Stop the App ``successor`` replaces before it starts, so that it reads
+    the changelogs and offsets the old one leaves; a ``before_start`` hook."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    for app in _replaced(shell, [successor]):
+        await app.stop()
+        sys.stdout.write(f"the previous {describe(app)}, replaced, stopped\n")
+
+
+def stop_replaced_apps(shell: Any) -> None:
+    """Stop running Apps that a re-run cell replaced and nothing started
+    again (see the module docstring); after every cell."""
+    defined = [
+        obj
+        for var, obj in list(shell.user_ns.items())
+        if isinstance(obj, App) and not var.startswith("_")
+    ]
+    for app in _replaced(shell, defined):
         run_and_report(
             shell,
             app.stop(),
@@ -257,6 +281,7 @@ def watch_for_replaced_apps(shell: Any) -> None:
     the extension is loaded."""
     unwatch_replaced_apps(shell)
     shell.events.register("post_run_cell", _stop_replaced_after_cell)
+    before_start(stop_replaced_before_start)
 
 
 def unwatch_replaced_apps(shell: Any) -> None:

@@ -63,7 +63,7 @@ def first_scheduled(count: int) -> pd.DataFrame:
 
 def carrier_figures(stats: dict[str, DelayStats]) -> dict[str, tuple[int, float]]:
     """Table values as the oracle shows them: (count, sum / count)."""
-    return {c: (s.delayed, s.total_delay / s.delayed) for c, s in stats.items()}
+    return {c: (s.departed, s.total_delay / s.departed) for c, s in stats.items()}
 
 
 def alert_fields(flight: Flight) -> tuple[Any, ...]:

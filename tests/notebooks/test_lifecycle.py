@@ -264,3 +264,41 @@ await asyncio.sleep(0.3)
     # One App consumes: every record once, none twice.
     assert sorted(kernel.eval("seen")) == list(range(25))
     assert kernel.eval("len(streamkit.app.active_apps())") == 1
+
+
+def test_an_app_rerun_and_started_in_one_cell_keeps_the_table(kernel):
+    # The README's App cell starts the App: the old one must be stopped
+    # (changelog flushed, offsets committed) before the new one recovers.
+    define = """
+app = streamkit.App("keep-{unique}", broker="memory://keep-{unique}", web_enabled=False)
+flights = app.topic("flights", key_type=str)
+counts = app.Table("per-origin", default=int)
+await app.start()
+"""
+    agent = """%%agent flights
+async def count_origins(stream):
+    async for origin, _flight in stream.items():
+        counts[origin] += 1
+"""
+    unique = kernel.eval("app.id").removeprefix("nb-")
+    kernel.run(define.replace("{unique}", unique))
+    kernel.run(agent)
+    kernel.run(
+        """
+for origin in ["EWR", "LGA", "JFK", "EWR"]:
+    await flights.send(key=origin, value={"origin": origin})
+await until(lambda: sum(counts.values()) == 4)
+"""
+    )
+
+    rerun = kernel.run(define.replace("{unique}", unique))  # at once, no pause
+    assert "replaced, stopped" in kernel.output(rerun.msg_id)
+    kernel.run(agent)
+    kernel.run(
+        """
+await flights.send(key="EWR", value={"origin": "EWR"})
+await until(lambda: counts["EWR"] == 3)
+"""
+    )
+    assert kernel.eval("counts.as_dict()") == {"EWR": 3, "LGA": 1, "JFK": 1}
+    assert kernel.eval("len(streamkit.app.active_apps())") == 1

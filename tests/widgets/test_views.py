@@ -39,12 +39,12 @@ async def delays(app):
     frame = pandas.DataFrame(
         {
             "carrier": [f"C{i:02d}" for i in range(40)],
-            "delayed": [(i * 37) % 23 for i in range(40)],
+            "departed": [(i * 37) % 23 for i in range(40)],
             "total_delay": [float((i * 53) % 101) for i in range(40)],
         }
     ).set_index("carrier")
     for carrier, row in frame.iterrows():
-        table[carrier] = DelayStats(delayed=row.delayed, total_delay=row.total_delay)
+        table[carrier] = DelayStats(departed=row.departed, total_delay=row.total_delay)
     return table, frame
 
 
@@ -66,7 +66,7 @@ async def test_by_key_with_a_filter(delays):
     expected = sorted(k for k in frame.index if "c1" in k.lower())
     assert [key for key, _ in shown_rows(view)] == expected
     assert {key: int(cells[0]) for key, cells in shown_rows(view)} == {
-        key: frame.loc[key, "delayed"] for key in expected
+        key: frame.loc[key, "departed"] for key in expected
     }
 
 
@@ -74,7 +74,7 @@ async def test_newest_first_follows_writes(delays):
     table, frame = delays
     view = TableView(table, rows=3)
     for carrier in ("C07", "C30", "C07", "C12"):
-        table[carrier] = DelayStats(delayed=1, total_delay=1.0)
+        table[carrier] = DelayStats(departed=1, total_delay=1.0)
     view.refresh()
 
     assert [key for key, _ in shown_rows(view)] == ["C12", "C07", "C30"]

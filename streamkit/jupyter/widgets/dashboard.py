@@ -39,6 +39,10 @@ class Dashboard(LiveBox):
         self.add_class("streamkit-dashboard")
         refresher.watch(self)
 
+    @property
+    def target(self) -> object:
+        return self.app
+
     def close(self) -> None:
         for view in [*self.agent_views.values(), *self.table_views.values()]:
             view.close()

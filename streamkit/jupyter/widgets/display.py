@@ -64,17 +64,14 @@ def text_of(obj: App | Agent | Table) -> str:
 
 def mimebundle(obj: App | Agent | Table) -> dict[str, Any]:
     """The display data of ``obj`` (see the module docstring)."""
-    text = text_of(obj)
     shell = _shell()
     if shell is None or not in_kernel(shell):
-        return {"text/plain": text}
+        return {"text/plain": text_of(obj)}
     try:
-        bundle = dict(widget_for(obj)._repr_mimebundle_())
+        return widget_for(obj)._repr_mimebundle_()
     except Exception:
         logger.exception("could not build the widget of %r; showing text", obj)
-        return {"text/plain": text}
-    bundle["text/plain"] = text
-    return bundle
+        return {"text/plain": text_of(obj)}
 
 
 def _shell() -> Any:

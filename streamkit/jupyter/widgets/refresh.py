@@ -170,6 +170,17 @@ class LiveBox(widgets.VBox):
 
     interval: float = 1.0
 
+    def describe(self) -> str:
+        """The text shown where widgets cannot be (nbconvert, a terminal)."""
+        from .display import text_of
+
+        return text_of(self.target)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = self.describe()
+        return bundle
+
     def close(self) -> None:
         refresher.forget(self)
         super().close()

@@ -37,6 +37,14 @@ class SensorPanel(LiveBox):
         self.add_class("streamkit-sensors")
         refresher.watch(self)
 
+    def describe(self) -> str:
+        monitor = self.app.monitor
+        return (
+            f"sensors of app {self.app.id!r}: {monitor.messages_received_total:,} "
+            f"received, {monitor.messages_sent_total:,} sent, "
+            f"{monitor.commits:,} commits"
+        )
+
     def refresh(self) -> None:
         monitor = self.app.monitor
         received_rate = monitor.messages_per_second()
