@@ -274,6 +274,9 @@ class Agent:
             type(exc).__name__,
             where,
             exc_info=not self.error_hooks,
+            # A hook (the notebook's) shows this error itself, with its own
+            # traceback: a handler that shows log records can skip it.
+            extra={"reported_by_hook": bool(self.error_hooks)},
         )
         for hook in list(self.error_hooks):
             try:

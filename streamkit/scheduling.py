@@ -119,6 +119,7 @@ class Scheduled:
                 self.name,
                 type(exc).__name__,
                 exc_info=not self.error_hooks,
+                extra={"reported_by_hook": bool(self.error_hooks)},
             )
             for hook in list(self.error_hooks):
                 hook(self, exc)

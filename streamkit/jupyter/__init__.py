@@ -51,6 +51,14 @@ def load_ipython_extension(shell: Any) -> None:
     if not in_kernel(shell):
         # Terminal IPython runs no loop between cells; this runs IPython's
         # asyncio loop while the prompt waits, so agents keep working.
+        if getattr(shell, "simple_prompt", False):
+            logger.warning(
+                "IPython runs with --simple-prompt, which reads input without "
+                "an event loop: the App only processes while a cell awaits "
+                "(e.g. `await asyncio.sleep(5)`). Start IPython without "
+                "--simple-prompt to keep it running at the prompt."
+            )
+            return
         try:
             shell.enable_gui("asyncio")
         except Exception as exc:  # an exotic shell: say so, magics still work

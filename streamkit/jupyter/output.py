@@ -102,6 +102,8 @@ class CellLogHandler(logging.Handler):
         self._digests: dict[tuple[str, object], Digest] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "reported_by_hook", False):
+            return  # the handler's error hook shows it, once
         try:
             key = (record.name, record.msg)
             digest = self._digests.get(key)
@@ -186,8 +188,25 @@ def install_error_hook(shell: Any, owner: Any) -> None:
 
     def show_traceback(job: Any, exc: BaseException, *event: Any) -> None:
         if digest.report(f"{type(exc).__name__}: {exc}"):
-            sys.stderr.write(format_traceback(shell, exc) + "\n")
+            header = _error_header(job, exc, event[0] if event else None)
+            sys.stderr.write(header + format_traceback(shell, exc) + "\n")
 
     setattr(show_traceback, MARKER, True)
     hooks = [hook for hook in owner.error_hooks if not getattr(hook, MARKER, False)]
     owner.error_hooks[:] = [*hooks, show_traceback]
+
+
+def _error_header(job: Any, exc: BaseException, event: Any) -> str:
+    """``[streamkit ERROR] agent NAME raised ValueError on topic[p]@offset...``"""
+    name = getattr(job, "name", job)
+    if hasattr(job, "topic"):  # an agent: say which record, and what follows
+        where = ""
+        if event is not None:
+            m = event.message
+            where = f" on {m.topic}[{m.partition}]@{m.offset}"
+        return (
+            f"[streamkit ERROR] agent {name} raised {type(exc).__name__}{where}; "
+            "the event counts as an error and the agent goes on with the next one\n"
+        )
+    kind = getattr(job, "kind", "task")
+    return f"[streamkit ERROR] {kind} {name} raised {type(exc).__name__}\n"

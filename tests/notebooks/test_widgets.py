@@ -75,7 +75,9 @@ def test_dashboard_shows_the_figures_of_the_running_app(kernel):
     assert figures[("per-sensor", "keys")] == len(expected_rows)
     assert figures[("sensors", "messages_received")] == count
     rows = models.table_rows("per-sensor")
-    assert {key: int(cells[0]) for key, cells in rows.items()} == expected_rows
+    assert {
+        key: int(cells[0].replace(",", "")) for key, cells in rows.items()
+    } == expected_rows
 
     # The badge counts what the defining cell reports: the first tracebacks
     # in full, the rest in a digest line (tests/notebooks/test_error_output.py).

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from .figures import figure, figures_line
+from .figures import figure, figures_line, plural
 from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:
@@ -112,6 +112,6 @@ def _error_badge(name: str, errors: int, last_error: str | None) -> str:
     return (
         f'<span title="{tip}" style="margin-left:1em;padding:0 .5em;'
         f'border-radius:.8em;color:white;background:{colour}">'
-        f"{figure(name, 'errors', errors, label='errors' if errors != 1 else 'error')}"
+        f"{figure(name, 'errors', errors, label=plural(errors, 'error'))}"
         "</span>"
     )

@@ -17,12 +17,18 @@ SPARK_HEIGHT = 40
 
 
 def format_number(value: float | int | None, *, digits: int = 0) -> str:
-    """``12,345`` or ``1,234.5``; an en dash when the value is not known yet."""
+    """``12,345`` or ``12.5``; decimals only below 100, where they tell
+    something; an en dash when the value is not known yet."""
     if value is None:
         return "–"
-    if digits == 0:
+    if digits == 0 or abs(value) >= 100:
         return f"{round(value):,}"
     return f"{value:,.{digits}f}"
+
+
+def plural(count: float | int | None, singular: str, many: str | None = None) -> str:
+    """``singular`` for exactly one, else ``many`` (``singular + "s"``)."""
+    return singular if count == 1 else (many or singular + "s")
 
 
 def figure(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from .figures import figure, figures_line, sparkline
+from .figures import figure, figures_line, plural, sparkline
 from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:
@@ -66,17 +66,32 @@ class SensorPanel(LiveBox):
             ("messages_sent_per_second", sent_rate, "sent/s", 1),
         ]
         health = [
-            ("commits", monitor.commits, "commits", 0),
+            ("commits", monitor.commits, plural(monitor.commits, "commit"), 0),
             (
                 "commit_latency_ms",
                 None if commit_seconds is None else commit_seconds * 1000,
                 "ms per commit",
                 2,
             ),
-            ("changelog_writes", monitor.changelog_writes, "changelog writes", 0),
+            (
+                "changelog_writes",
+                monitor.changelog_writes,
+                plural(monitor.changelog_writes, "changelog write"),
+                0,
+            ),
             ("decode_errors", sum(monitor.decode_errors.values()), "undecodable", 0),
-            ("handler_errors", handler_errors, "handler errors", 0),
-            ("rebalances", monitor.rebalances, "rebalances", 0),
+            (
+                "handler_errors",
+                handler_errors,
+                plural(handler_errors, "handler error"),
+                0,
+            ),
+            (
+                "rebalances",
+                monitor.rebalances,
+                plural(monitor.rebalances, "rebalance"),
+                0,
+            ),
         ]
         state = (traffic, health, len(self.history), self.history[-1])
         if state == self._last:

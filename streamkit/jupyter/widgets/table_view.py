@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ...tables.table import key_order, row_of
-from .figures import figure, figures_line
+from .figures import figure, figures_line, plural
 from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:
@@ -67,7 +67,8 @@ class TableView(LiveBox):
         self.sort_by = widgets.Dropdown(
             options=["value"],
             description="by",
-            layout=widgets.Layout(width="170px", display="none"),
+            disabled=order != "largest",
+            layout=widgets.Layout(width="170px"),
         )
         self.rows = widgets.BoundedIntText(
             value=rows,
@@ -91,7 +92,7 @@ class TableView(LiveBox):
         refresher.watch(self)
 
     def _controls_changed(self, _change: Any) -> None:
-        self.sort_by.layout.display = "" if self.order.value == "largest" else "none"
+        self.sort_by.disabled = self.order.value != "largest"
         self._last = ()
         self.refresh()
 
@@ -119,7 +120,11 @@ class TableView(LiveBox):
             columns.update(dict.fromkeys(row))
         with self.hold_sync():
             self.title.value = f"<b>{html.escape(table.name)}</b> " + figures_line(
-                [figure(table.name, "keys", len(table), label="keys")]
+                [
+                    figure(
+                        table.name, "keys", len(table), label=plural(len(table), "key")
+                    )
+                ]
             )
             self._offer_columns(list(columns))
             self.body.value = _rows_html(table.name, list(columns), rows)
@@ -176,6 +181,10 @@ def _rows_html(name: str, columns: list[str], rows: list[tuple[Any, dict]]) -> s
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    return "" if value is None else str(value)
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return str(value)
