@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from .figures import figure, figures_line, plural, sparkline
+from .figures import figure, figures_line, format_number, plural, sparkline
 from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:
@@ -111,4 +111,8 @@ class SensorPanel(LiveBox):
             self.figures.value = "<br>".join(["<b>sensors</b>", *lines])
             self.chart.value = sparkline(
                 list(self.history), title="messages received per second"
+            ) + (
+                "<br><small>messages received per second, last "
+                f"{len(self.history)} s; peak "
+                f"{format_number(max(self.history, default=0))}</small>"
             )
