@@ -66,6 +66,12 @@ _TABLE_ROWS = """(root, name) => {
   return rows;
 }"""
 
+# How far each buffer bar is drawn, in percent of its width, as the widget
+# manager sets it on the bar element.
+_BUFFER_FILLS = """(root) => Array.from(
+  root.querySelectorAll('.streamkit-buffer .progress-bar'),
+  bar => parseFloat(bar.style.width) || 0)"""
+
 
 def poll(
     read: Callable[[], T],
@@ -291,6 +297,10 @@ class Widget:
         """A table view's rows: the key and its first column ({} if not shown)."""
         rows = self.root.evaluate(_TABLE_ROWS, table) if self.shown() else None
         return {key: number(value) for key, value in (rows or {}).items()}
+
+    def buffer_fills(self) -> list[float]:
+        """How full each agent's buffer bar is drawn, in percent."""
+        return self.root.evaluate(_BUFFER_FILLS) if self.shown() else []
 
     def count(self, selector: str) -> int:
         """How many elements inside the widget match ``selector``."""

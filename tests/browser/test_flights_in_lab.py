@@ -145,6 +145,32 @@ def check_dashboard_while_replaying(
         timeout=15,
         expected="route's events/s above 0 while the flights replay",
     )
+    counted = dashboard.table_rows("flights-per-origin")
+    poll(
+        lambda: dashboard.table_rows("flights-per-origin"),
+        lambda rows: bool(rows) and rows != counted and all(rows.values()),
+        timeout=15,
+        expected=f"the flights-per-origin view to move on from {counted}",
+    )
+    # The replay sends faster than the agents finish, so some buffer fills.
+    poll(
+        lambda: {a: dashboard.figure(a, "buffered") for a in AGENTS},
+        lambda buffered: any(buffered.values()),
+        timeout=30,
+        expected="an agent's buffer bar to show buffered events during the replay",
+    )
+    poll(
+        dashboard.buffer_fills,
+        lambda fills: any(fill > 0 for fill in fills),
+        timeout=15,
+        expected="a buffer bar drawn above 0% while the flights replay",
+    )
+    poll(
+        lambda: dashboard.figure("route", "lag"),
+        lambda value: bool(value),
+        timeout=15,
+        expected="route's lag above 0 while the flights replay",
+    )
     poll(
         lambda: dashboard.figure("sensors", "messages_received_per_second"),
         lambda value: bool(value),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from .agent_view import AgentView
 from .dashboard import Dashboard
-from .display import mimebundle, text_of, widget_for
+from .display import mimebundle, widget_for
 from .refresh import refresher
 from .sensor_panel import SensorPanel
 from .table_view import TableView
+from .text import text_of
 
 __all__ = [
     "AgentView",

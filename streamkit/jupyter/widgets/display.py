@@ -15,11 +15,9 @@ from ...agents import Agent
 from ...app import App
 from ...tables.table import Table
 from ..session import in_kernel
-from ..status import AppStatus
+from .text import text_of
 
 logger = logging.getLogger(__name__)
-
-TEXT_ROWS = 10
 
 
 def widget_for(obj: App | Agent | Table) -> Any:
@@ -43,23 +41,6 @@ def widget_for(obj: App | Agent | Table) -> Any:
         )
     refresher.displayed(obj, widget)
     return widget
-
-
-def text_of(obj: App | Agent | Table) -> str:
-    """The plain-text summary shown where widgets cannot be."""
-    if isinstance(obj, App):
-        return str(AppStatus.of(obj))
-    if isinstance(obj, Agent):
-        return (
-            f"agent {obj.name!r} on {obj.topic.name!r}: {obj.processed:,} processed, "
-            f"{obj.errors:,} errors, buffer {len(obj.buffer):,}/{obj.buffer.maxsize:,}"
-        )
-    head = f"table {obj.name!r}: {len(obj):,} keys"
-    if not len(obj):
-        return head
-    frame = obj.as_dataframe()
-    more = f"\n... {len(frame) - TEXT_ROWS:,} more" if len(frame) > TEXT_ROWS else ""
-    return f"{head}\n{frame.head(TEXT_ROWS).to_string()}{more}"
 
 
 def mimebundle(obj: App | Agent | Table) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import ipywidgets as widgets
 
+from .text import text_of
+
 if TYPE_CHECKING:
     from ...app import App
 
@@ -172,8 +174,6 @@ class LiveBox(widgets.VBox):
 
     def describe(self) -> str:
         """The text shown where widgets cannot be (nbconvert, a terminal)."""
-        from .display import text_of
-
         return text_of(self.target)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

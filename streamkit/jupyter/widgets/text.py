@@ -1,0 +1,31 @@
+"""The plain-text version of an App, agent or table.
+
+What a front end without widgets shows (nbconvert, terminal IPython), and
+the ``text/plain`` part beside every live widget.
+"""
+
+from __future__ import annotations
+
+from ...agents import Agent
+from ...app import App
+from ...tables.table import Table
+from ..status import AppStatus
+
+TEXT_ROWS = 10
+
+
+def text_of(obj: App | Agent | Table) -> str:
+    """The plain-text summary shown where widgets cannot be."""
+    if isinstance(obj, App):
+        return str(AppStatus.of(obj))
+    if isinstance(obj, Agent):
+        return (
+            f"agent {obj.name!r} on {obj.topic.name!r}: {obj.processed:,} processed, "
+            f"{obj.errors:,} errors, buffer {len(obj.buffer):,}/{obj.buffer.maxsize:,}"
+        )
+    head = f"table {obj.name!r}: {len(obj):,} keys"
+    if not len(obj):
+        return head
+    frame = obj.as_dataframe()
+    more = f"\n... {len(frame) - TEXT_ROWS:,} more" if len(frame) > TEXT_ROWS else ""
+    return f"{head}\n{frame.head(TEXT_ROWS).to_string()}{more}"
