@@ -186,3 +186,27 @@ def test_showing_again_retires_the_previous_view(kernel):
     assert kernel.eval("len(refresher)") == live_with_one + 1
     closed = sum(1 for m in kernel.messages if m["msg_type"] == "comm_close")
     assert closed > 0
+
+
+def test_a_dashboard_keeps_refreshing_across_reload_ext(kernel):
+    kernel.run(SETUP)
+    kernel.run(COUNTING_AGENT)
+    kernel.run("%streamkit dashboard")
+    refreshing = (
+        "sorted(t.get_name() for t in asyncio.all_tasks() "
+        "if t.get_name() == 'streamkit-widgets')"
+    )
+    kernel.run("import asyncio")
+    assert kernel.eval(refreshing) == ["streamkit-widgets"]
+
+    for _ in range(2):
+        kernel.run("%reload_ext streamkit")
+    _send(kernel, 300)
+    kernel.settle(1.5)
+
+    # The views shown before the reload are the ones still updated, by the
+    # one refresh task there was before.
+    figures = WidgetModels(kernel.messages).figures()
+    assert figures[("count_sensors", "processed")] == 300
+    assert figures[("sensors", "messages_received")] == 300
+    assert kernel.eval(refreshing) == ["streamkit-widgets"]
