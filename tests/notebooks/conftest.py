@@ -6,24 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from notebook_kernel import NotebookKernel
+from notebook_kernel import KERNEL_HELPERS, NotebookKernel
 
-PRELUDE = """
-import asyncio
-import streamkit
-
-%load_ext streamkit
-
-async def until(predicate, timeout=15.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not met within %ss" % timeout)
-        await asyncio.sleep(0.02)
-
+PRELUDE = (
+    KERNEL_HELPERS
+    + """
 app = streamkit.App("nb-{unique}", broker="memory://nb-{unique}")
 """
+)
 
 
 @pytest.fixture

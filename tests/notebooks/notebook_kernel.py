@@ -24,6 +24,23 @@ from jupyter_client.manager import KernelManager
 REPO = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+#: What every test kernel runs first: the extension, and ``until(predicate)``
+#: to await a condition from a cell.
+KERNEL_HELPERS = """
+import asyncio
+import streamkit
+
+%load_ext streamkit
+
+async def until(predicate, timeout=15.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met within %ss" % timeout)
+        await asyncio.sleep(0.02)
+"""
+
 
 @dataclass
 class Cell:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from notebook_kernel import NotebookKernel
+from notebook_kernel import KERNEL_HELPERS, NotebookKernel
 
 PARTITIONS = 2
 
@@ -27,19 +27,6 @@ PARTITIONS = 2
 SIGTERM_AFTER = 2.5
 
 KAFKA_SETUP = """
-import asyncio
-import streamkit
-
-%load_ext streamkit
-
-async def until(predicate, timeout=15.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not met within %ss" % timeout)
-        await asyncio.sleep(0.02)
-
 app = streamkit.App(
     "{group}",
     broker="kafka://{bootstrap}",
@@ -115,6 +102,7 @@ def start_doubler(nb: NotebookKernel, bootstrap: str, group: str) -> None:
     setup = KAFKA_SETUP.format(
         group=group, bootstrap=bootstrap, topic=group, partitions=PARTITIONS
     )
+    nb.run(KERNEL_HELPERS)
     nb.run(setup)
     nb.run(DOUBLER)
     nb.run("await app.start()")
