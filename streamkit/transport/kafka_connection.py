@@ -130,16 +130,46 @@ def _mask(text: str, forms: set[str]) -> str:
     return text
 
 
+class _WarnPlaintextOnce(logging.Filter):
+    """Lets aiokafka's warning about a login sent in the clear through once.
+
+    aiokafka warns at every connection it opens (several per client, more
+    at each metadata refresh), which buries a notebook's cells and a
+    worker's log under the same line; once per process says it.
+    """
+
+    MESSAGE = "Sending username and password in the clear"
+
+    def __init__(self) -> None:
+        super().__init__("streamkit-warn-plaintext-once")
+        self.warned = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != self.MESSAGE:
+            return True
+        if self.warned:
+            return False
+        self.warned = True
+        record.msg = (
+            "SASL without TLS: the broker login (username and password) is "
+            "sent in the clear; pass SASLCredentials(..., ssl_context=...) to "
+            "use SASL_SSL (this warning is shown once)"
+        )
+        return True
+
+
 MIN_MASKED_LENGTH = 4
 
 _redactor = _RedactSecrets()
+_plaintext_warning = _WarnPlaintextOnce()
 _redactor_lock = threading.Lock()
 
 
 def protect_secret(password: str) -> None:
     """Keep ``password`` (and SASL login requests) out of aiokafka's log records.
 
-    Adds the filter to every ``aiokafka`` logger that exists (they are
+    Also lets aiokafka's "password in the clear" warning through only once.
+    Adds the filters to every ``aiokafka`` logger that exists (they are
     created when aiokafka is imported, which has happened by now).
     """
     with _redactor_lock:
@@ -154,8 +184,9 @@ def protect_secret(password: str) -> None:
         ]
         for name in names:
             log = logging.getLogger(name)
-            if _redactor not in log.filters:
-                log.addFilter(_redactor)
+            for log_filter in (_redactor, _plaintext_warning):
+                if log_filter not in log.filters:
+                    log.addFilter(log_filter)
 
 
 def client_kwargs(
