@@ -78,7 +78,13 @@ def export(ctx: click.Context, notebook: Path, output: str, as_json: bool) -> No
         click.echo(module.code, nl=False)
         note(_one_line(module, notebook))
         return
-    target.write_text(module.code)
+    try:
+        target.write_text(module.code)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {target}: {exc.strerror}; choose a path in an "
+            "existing folder you can write to"
+        ) from None
     data = summary(module, str(target))
     emit(data, lambda: _table(data), as_json=wants_json(ctx, as_json))
 

@@ -202,3 +202,14 @@ def test_export_command_reports_a_cell_it_cannot_export(tmp_path):
     assert "cell 2: line 1" in result.output
     assert "streamkit:skip" in result.output
     assert "Traceback" not in result.output
+
+
+def test_export_command_into_a_missing_folder_names_the_path(tmp_path):
+    target = tmp_path / "no-such-folder" / "worker.py"
+
+    result = CliRunner().invoke(cli, ["export", str(FLIGHTS), "-o", str(target)])
+
+    assert result.exit_code == 1
+    assert f"cannot write {target}: No such file or directory" in result.output
+    assert "Traceback" not in result.output
+    assert not target.parent.exists()
