@@ -89,14 +89,15 @@ def inspection_parsers() -> dict[str, MagicParser]:
     ``%streamkit send TOPIC VALUE [--key K] [--app A]`` and
     ``%%send TOPIC [--key K] [--app A]``."""
     peek = MagicParser(prog="%streamkit peek", add_help=False)
-    peek.add_argument("peek")
+    # The subcommand's own word, already in the prog: kept out of the usage.
+    peek.add_argument("peek", help=argparse.SUPPRESS)
     peek.add_argument("topic", metavar="TOPIC")
     peek.add_argument("-n", type=_positive_int, default=10, metavar="N")
     peek.add_argument("--partition", type=_partition, metavar="P")
     peek.add_argument("--app", metavar="NAME")
 
     send = MagicParser(prog="%streamkit send", add_help=False)
-    send.add_argument("send")
+    send.add_argument("send", help=argparse.SUPPRESS)
     send.add_argument("topic", metavar="TOPIC")
     send.add_argument("value", metavar="VALUE")
     send.add_argument("--key", metavar="K")

@@ -93,8 +93,7 @@ def _one_line(module: ExportedModule, notebook: Path) -> str:
     kept = sum(c.kept for c in module.cells)
     return (
         f"exported {kept} of {len(module.cells)} code cells of {notebook}: "
-        f"{len(module.agents)} agents, {len(module.timers)} timers, "
-        f"{len(module.tasks)} tasks"
+        f"{module.contents()}"
     )
 
 

@@ -32,6 +32,15 @@ class ExportedModule:
     tasks: list[str] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
 
+    def contents(self) -> str:
+        """What the module defines, counted: ``"3 agents, 1 timer, 0 tasks"``."""
+        counts = [
+            (len(self.agents), "agent"),
+            (len(self.timers), "timer"),
+            (len(self.tasks), "task"),
+        ]
+        return ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts)
+
 
 @dataclass
 class CellPlan:

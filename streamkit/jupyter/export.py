@@ -96,8 +96,7 @@ def history(shell: Any) -> list[tuple[int, str]]:
 def _report(module: ExportedModule, source: str, target: Path) -> str:
     left_out = [c for c in module.cells if not c.kept]
     lines = [
-        f"exported {source} to {target}: {len(module.agents)} agents, "
-        f"{len(module.timers)} timers, {len(module.tasks)} tasks",
+        f"exported {source} to {target}: {module.contents()}",
         *(f"  cell {c.number} left out: {c.what}" for c in left_out),
         f"run it with: streamkit -A {target.stem} worker",
     ]

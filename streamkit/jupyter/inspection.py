@@ -171,7 +171,8 @@ def report_sent(topic: str, landed: list[tuple[int, int]]) -> None:
             f"sent to topic {topic!r} partition {partition} offset {offset}\n"
         )
     else:
-        sys.stdout.write(f"sent {len(landed)} records to topic {topic!r}\n")
+        records = "record" if len(landed) == 1 else "records"
+        sys.stdout.write(f"sent {len(landed)} {records} to topic {topic!r}\n")
 
 
 def show_frame(frame: pd.DataFrame) -> None:

@@ -254,6 +254,7 @@ class StreamkitMagics(Magics):
         name = args.name or defined.name
 
         replacing = name in app.agents
+        previous_topic = app.agents[name].topic.name if replacing else None
         agent = self._register(
             defined,
             lambda: app.agent(
@@ -276,6 +277,13 @@ class StreamkitMagics(Magics):
             f"agent {name!r} on topic {agent.topic.name!r} "
             f"(concurrency {agent.concurrency}): {when}\n"
         )
+        if previous_topic not in (None, agent.topic.name):
+            # A dropped or edited TOPIC is easy to miss in a re-run cell.
+            sys.stdout.write(
+                f"  moved from topic {previous_topic!r}"
+                + ("" if args.topic else ": the cell names no TOPIC now")
+                + f"; give {previous_topic} as %%agent's TOPIC to stay there\n"
+            )
 
     @cell_magic
     def timer(self, line: str, cell: str) -> None:

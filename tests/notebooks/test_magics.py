@@ -322,3 +322,22 @@ def test_streamkit_start_status_stop_and_reload(kernel: NotebookKernel) -> None:
     kernel.run("%unload_ext streamkit")
     assert kernel.eval(f"[type(h).__name__ for h in {handlers}]") == []
     assert kernel.run("%streamkit status", ok=False).status == "error"
+
+
+def test_rerun_without_its_topic_moves_the_agent_and_says_so(kernel) -> None:
+    kernel.run('letters = app.topic("letters")\nseen = []\nawait app.start()')
+    on_letters = "async def reader(stream):\n    async for v in stream:\n"
+    kernel.run(f"%%agent letters\n{on_letters}        seen.append(v)\n")
+
+    cell = kernel.run(f"%%agent\n{on_letters}        seen.append(('moved', v))\n")
+
+    shown = kernel.output(cell.msg_id)
+    anonymous = kernel.eval("reader.topic.name")
+    assert anonymous == kernel.eval("app.id") + "-reader"
+    assert f"on topic {anonymous!r}" in shown
+    assert "moved from topic 'letters': the cell names no TOPIC now" in shown
+    kernel.run(
+        "await letters.send(value=1)\nawait reader.send(value=2)\n"
+        "await until(lambda: seen)\nawait asyncio.sleep(0.3)"
+    )
+    assert kernel.eval("seen") == [["moved", 2]]

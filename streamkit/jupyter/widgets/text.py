@@ -10,6 +10,7 @@ from ...agents import Agent
 from ...app import App
 from ...tables.table import Table
 from ..status import AppStatus
+from .figures import plural
 
 TEXT_ROWS = 10
 
@@ -19,11 +20,13 @@ def text_of(obj: App | Agent | Table) -> str:
     if isinstance(obj, App):
         return str(AppStatus.of(obj))
     if isinstance(obj, Agent):
+        errors = f"{obj.errors:,} {plural(obj.errors, 'error')}"
+        buffer = f"{len(obj.buffer):,}/{obj.buffer.maxsize:,}"
         return (
             f"agent {obj.name!r} on {obj.topic.name!r}: {obj.processed:,} processed, "
-            f"{obj.errors:,} errors, buffer {len(obj.buffer):,}/{obj.buffer.maxsize:,}"
+            f"{errors}, buffer {buffer}"
         )
-    head = f"table {obj.name!r}: {len(obj):,} keys"
+    head = f"table {obj.name!r}: {len(obj):,} {plural(len(obj), 'key')}"
     if not len(obj):
         return head
     frame = obj.as_dataframe()
