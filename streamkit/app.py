@@ -104,6 +104,8 @@ class App(mode.Service):
 
     def __repr__(self) -> str:
         state = "running" if self._running else "stopped"
+        if not self._running and self.failure is not None:
+            state += f" after {describe_failure(self.failure)}"
         return f"<App {self.id!r} broker={redact_url(self.conf.broker)!r} {state}>"
 
     @property
@@ -393,15 +395,23 @@ class App(mode.Service):
     async def start(self) -> None:
         """Start on the running loop; returns once the App processes messages.
 
-        Raises :class:`~streamkit.exceptions.TransportError` when the broker
-        cannot be reached.  Starting a running App does nothing.
+        Starting a running App does nothing.  A stopped App, or one whose
+        start failed, starts afresh: a failed start releases what it had
+        opened (connections, consumer, actors, tasks) before it raises, so
+        calling ``start()`` again is a real retry.
+
+        Raises:
+            TransportError: the broker cannot be reached.
+            Exception: whatever a user service's start raised.
         """
         if self._running:
             return
         if self._starting is not None:
             await asyncio.shield(self._starting)
             return
-        if self.should_stop:
+        # mode.Service starts once; stop() leaves it stopped, and reset
+        # makes it startable again (a failed start is stopped below).
+        if self.should_stop or self._started.is_set():
             self.service_reset()
         self.failure = None
         self._failed = None
@@ -413,7 +423,7 @@ class App(mode.Service):
             _active_apps.add(self)
             await super().start()
         except BaseException as exc:
-            _active_apps.discard(self)
+            await self._abandon_start(exc)
             self._starting.set_exception(exc)
             self._starting.exception()  # retrieved: the caller gets it below
             raise
@@ -421,6 +431,19 @@ class App(mode.Service):
             self._starting.set_result(None)
         finally:
             self._starting = None
+
+    async def _abandon_start(self, exc: BaseException) -> None:
+        # Whatever the failed attempt opened (transport, producer, consumer,
+        # actors, web server) is closed by the ordinary stop, which copes with
+        # the parts that never started; the next start() then resets mode's
+        # state and begins from scratch.
+        logger.info("app %s: start failed (%s); releasing what it opened", self.id, exc)
+        try:
+            await self.stop()
+        except Exception:
+            logger.exception("app %s: cleaning up after a failed start failed", self.id)
+        finally:
+            _active_apps.discard(self)
 
     async def on_start(self) -> None:
         conf = self.conf
@@ -580,6 +603,11 @@ class App(mode.Service):
     async def commit(self) -> dict[Any, int]:
         """Flush table changelogs and commit finished offsets now."""
         return await self.conductor.commit()
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``TransportError: <message>``: why an App stopped itself, for status lines."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _as_list(sink: Iterable[Any] | Any) -> list[Any]:

@@ -2,7 +2,9 @@
 
 The snapshot is taken when the magic runs (it does not refresh); the live
 widgets are where numbers move.  The broker URL is shown with its secrets
-redacted.
+redacted.  An App that stopped itself after an error it cannot recover from
+(``app.failure``) says so under its state line, with the error, until it is
+started again.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..app import App
+from ..app import App, describe_failure
 from ..transport import redact_url
 
 AGENT_COLUMNS = ("agent", "topic", "concurrency", "processed", "errors", "buffered")
 JOB_COLUMNS = ("job", "kind", "every (s)", "runs", "errors", "running")
 TABLE_COLUMNS = ("table", "keys")
+FAILURE_HEAD = "stopped after an error it cannot recover from"
+FAILURE_ADVICE = (
+    "fix its cause, then %streamkit start: offsets after the last successful "
+    "commit are processed again"
+)
 
 
 @dataclass
@@ -29,6 +36,8 @@ class AppStatus:
     agents: list[tuple[Any, ...]] = field(default_factory=list)
     jobs: list[tuple[Any, ...]] = field(default_factory=list)
     tables: list[tuple[Any, ...]] = field(default_factory=list)
+    #: Why the App stopped itself (``TransportError: ...``), or None.
+    failure: str | None = None
 
     @classmethod
     def of(cls, app: App) -> AppStatus:
@@ -61,6 +70,9 @@ class AppStatus:
             for job in app.scheduler.jobs.values()
         ]
         tables = [(table.name, len(table)) for table in app.tables]
+        failure = None
+        if state == "stopped" and app.failure is not None:
+            failure = describe_failure(app.failure)
         return cls(
             app_id=app.id,
             state=state,
@@ -68,6 +80,7 @@ class AppStatus:
             agents=agents,
             jobs=jobs,
             tables=tables,
+            failure=failure,
         )
 
     def _sections(self) -> list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
@@ -79,6 +92,9 @@ class AppStatus:
 
     def __str__(self) -> str:
         lines = [f"app {self.app_id!r}: {self.state}, broker {self.broker}"]
+        if self.failure is not None:
+            lines.append(f"{FAILURE_HEAD}: {self.failure}")
+            lines.append(FAILURE_ADVICE)
         for columns, rows in self._sections():
             lines.append("")
             lines.extend(_text_table(columns, rows))
@@ -93,6 +109,12 @@ class AppStatus:
             f"{html.escape(self.state)}, broker <code>"
             f"{html.escape(self.broker)}</code></p>"
         ]
+        if self.failure is not None:
+            parts.append(
+                f"<p>{html.escape(FAILURE_HEAD)}: <code>"
+                f"{html.escape(self.failure)}</code><br>"
+                f"{html.escape(FAILURE_ADVICE)}</p>"
+            )
         for columns, rows in self._sections():
             parts.append(_html_table(columns, rows))
         return "\n".join(parts)

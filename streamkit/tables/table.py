@@ -98,6 +98,13 @@ class Table:
             return self.default()
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        """Set ``table[key]``; the change reaches the changelog at the next commit.
+
+        Raises:
+            TableError: ``key`` is None (the compacted changelog cannot carry
+                it), or the writing agent runs with concurrency > 1.
+        """
+        self._check_key(key)
         self._check_writer()
         self.writes += 1
         self._data[key] = value
@@ -110,6 +117,13 @@ class Table:
             self.recent.append(key)
 
     def __delitem__(self, key: Any) -> None:
+        """Delete ``table[key]``; the changelog gets a tombstone at the next commit.
+
+        Raises:
+            KeyError: the key is not in the table.
+            TableError: as for ``table[key] = value``.
+        """
+        self._check_key(key)
         self._check_writer()
         del self._data[key]
         self.writes += 1
@@ -180,6 +194,29 @@ class Table:
         return frame
 
     # -- partitions and the changelog ------------------------------------
+
+    def _check_key(self, key: Any) -> None:
+        # Checked at the write, inside the handler, so the event counts as
+        # that handler's error and the App goes on.  Found at the commit, the
+        # changelog record could not be stored, and committing past it would
+        # lose the write: the whole App would have to stop.
+        if key is not None:
+            return
+        event = current_event.get()
+        if event is None:
+            during = ""
+        else:
+            m = event.message
+            unkeyed = " (a record sent without a key)" if event.key is None else ""
+            during = f" while processing {m.topic}[{m.partition}]@{m.offset}{unkeyed}"
+        raise TableError(
+            f"table {self.name!r}: cannot write key None{during}: its changelog "
+            f"{self.changelog.name!r} is compacted, which keeps one record per "
+            "key, so every record needs a key. Send the records with a key "
+            "(topic.send(key=...), or %streamkit send TOPIC VALUE --key KEY), "
+            "or take the table key from the value (table[value['origin']]), "
+            "or re-key the stream to a topic keyed by the table key."
+        )
 
     def _check_writer(self) -> None:
         agent = current_agent.get()

@@ -7,10 +7,11 @@ import random
 from collections import Counter
 
 import pandas as pd
+import pytest
 
 from streamkit import TableError
 
-from .support import end_offsets, wait_for
+from .support import committed_offsets, end_offsets, wait_for
 
 WORDS = "apple banana cherry damson elder fig grape hazel kiwi lime mango nut".split()
 
@@ -152,3 +153,112 @@ async def test_table_fed_by_an_unkeyed_stream_recovers_exact_counts(
     recovered = restarted.Table("counts", default=int)
     async with restarted.running():
         assert recovered.as_dict() == dict(Counter(sent))
+
+
+async def test_table_write_with_key_none_is_a_handler_error_and_the_app_goes_on(
+    make_app, unique
+):
+    # The README's count per origin over stream.items(), fed records with and
+    # without a key: a None key cannot go to the compacted changelog, so the
+    # write fails in the handler, the event counts as an agent error, and
+    # the keyed records around it are counted and committed.
+    app = make_app()
+    flights = app.topic(f"flights-{unique}")
+    counts = app.Table("per-origin", default=int)
+    raised: list[tuple[BaseException, tuple[str, int, int]]] = []
+
+    @app.agent(flights)
+    async def count_origins(stream):
+        async for event in stream.events():
+            try:
+                counts[event.key] += 1
+            except TableError as exc:
+                m = event.message
+                raised.append((exc, (m.topic, m.partition, m.offset)))
+                raise
+
+    sent = ["JFK", None, "LGA", "JFK", None, "EWR", "JFK", None]
+    expected = Counter(origin for origin in sent if origin is not None)
+    async with app.running():
+        for origin in sent:
+            await flights.send(key=origin, value={"origin": origin or "JFK"})
+        await wait_for(
+            lambda: count_origins.processed >= len(sent),
+            what="every flight to be attempted",
+            state=lambda: (count_origins.processed, count_origins.errors),
+        )
+        ends = await end_offsets(app, flights)
+        written = {tp: end for tp, end in ends.items() if end}
+        await wait_for(
+            lambda: app.conductor.committed.items() >= written.items(),
+            timeout=5.0,
+            what="every offset, failed ones included, to be committed",
+            state=lambda: (app.conductor.committed, ends),
+        )
+
+        assert app.is_running and app.failure is None
+        assert counts.as_dict() == dict(expected)
+        assert count_origins.errors == sent.count(None)
+        assert app.monitor.agent_errors["count_origins"] == sent.count(None)
+        assert await committed_offsets(app, flights) == ends
+
+        await flights.send(key="LGA", value={"origin": "LGA"})
+        await wait_for(
+            lambda: counts.peek("LGA") == expected["LGA"] + 1,
+            what="a keyed flight after the errors to be counted",
+            state=counts.as_dict,
+        )
+
+    assert len(raised) == sent.count(None)
+    message = str(raised[0][0])
+    topic, partition, offset = raised[0][1]
+    assert "table 'per-origin'" in message
+    assert "key None" in message
+    assert f"'{app.id}-per-origin-changelog' is compacted" in message
+    assert f"{topic}[{partition}]@{offset}" in message
+    assert "Send the records with a key" in message
+    assert count_origins.last_error is not None
+    assert count_origins.last_error.startswith("TableError: table 'per-origin'")
+
+    # Nothing of the failed writes reached the changelog: a new App of the
+    # same group recovers the keyed counts and replays nothing.
+    restarted = make_app()
+    restarted_flights = restarted.topic(f"flights-{unique}")
+    recovered = restarted.Table("per-origin", default=int)
+    replayed: list[object] = []
+
+    @restarted.agent(restarted_flights)
+    async def replay(stream):
+        async for key, _ in stream.items():
+            replayed.append(key)
+
+    async with restarted.running():
+        await asyncio.sleep(0.5)  # two commit intervals: nothing is replayed
+        assert replayed == []
+        assert recovered.as_dict() == {**expected, "LGA": expected["LGA"] + 1}
+
+
+async def test_table_key_none_is_refused_outside_an_agent_too(make_app):
+    # A timer, a task or a notebook cell has no event: the error says what
+    # is wrong without one, and the table stays as it was.
+    app = make_app()
+    counts = app.Table("per-origin", default=int)
+    async with app.running():
+        counts["JFK"] = 2
+        with pytest.raises(TableError) as set_none:
+            counts[None] = 1
+        with pytest.raises(TableError) as add_none:
+            counts[None] += 1
+        with pytest.raises(TableError) as del_none:
+            del counts[None]
+        await app.commit()
+        changelog_ends = await end_offsets(app, counts.changelog)
+
+    for raised in (set_none, add_none, del_none):
+        message = str(raised.value)
+        assert "table 'per-origin'" in message and "key None" in message
+        assert "compacted" in message
+        assert "[" not in message.split("compacted")[0]  # no event named
+    assert counts.as_dict() == {"JFK": 2}
+    assert counts.writes == 1
+    assert sum(changelog_ends.values()) == 1

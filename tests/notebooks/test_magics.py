@@ -341,3 +341,92 @@ def test_rerun_without_its_topic_moves_the_agent_and_says_so(kernel) -> None:
         "await until(lambda: seen)\nawait asyncio.sleep(0.3)"
     )
     assert kernel.eval("seen") == [["moved", 2]]
+
+
+README_COUNTER = """%%agent flights
+async def count_origins(stream):
+    async for origin, flight in stream.items():
+        counts[origin] += 1
+"""
+
+
+def committed_on(topic: str) -> str:
+    committed = "app.conductor.committed.items()"
+    return f"sum(o for tp, o in {committed} if tp.topic == {topic!r})"
+
+
+def test_unkeyed_send_to_the_readme_agent_is_its_error_and_the_app_goes_on(
+    kernel: NotebookKernel,
+) -> None:
+    # The README's example fed a flight sent without --key: the table cannot
+    # store key None, so the agent's cell shows why, and the App keeps
+    # running, committing and counting the keyed flights that follow.
+    kernel.run('counts = app.Table("per-origin", default=int)\nawait app.start()')
+    agent_cell = kernel.run(README_COUNTER)
+    unkeyed = kernel.output(
+        kernel.run("""%streamkit send flights '{"origin": "JFK"}'""").msg_id
+    )
+    where = re.search(r"partition (\d+) offset (\d+)", unkeyed)
+    assert where is not None, unkeyed
+    partition, offset = where.groups()
+
+    kernel.run("await until(lambda: count_origins.errors == 1)")
+    kernel.run(f"await until(lambda: {committed_on('flights')} == 1, timeout=10)")
+    kernel.run("""%streamkit send flights '{"origin": "JFK"}' --key JFK""")
+    kernel.run("""%streamkit send flights '{"origin": "LGA"}' --key LGA""")
+    kernel.run("await until(lambda: count_origins.processed == 3)")
+    kernel.run(f"await until(lambda: {committed_on('flights')} == 3, timeout=10)")
+    kernel.settle()
+
+    assert kernel.eval("app.is_running, app.failure is None") == [True, True]
+    assert kernel.eval("counts.as_dict()") == {"JFK": 1, "LGA": 1}
+    assert kernel.eval("count_origins.errors") == 1
+    status = kernel.output(kernel.run("%streamkit status").msg_id)
+    assert ": running, broker memory://nb-" in status
+    assert re.search(r"count_origins\s+flights\s+1\s+3\s+1\s+0", status)
+
+    output = kernel.output(agent_cell.msg_id)
+    number = agent_cell.reply["execution_count"]
+    assert (
+        "TableError: table 'per-origin': cannot write key None while processing "
+        f"flights[{partition}]@{offset} (a record sent without a key)"
+    ) in output
+    assert "is compacted" in output and "--key KEY" in output
+    assert f"Cell In[{number}], line 4" in output
+    assert "stopping after an error" not in output
+
+
+def test_status_says_why_an_app_stopped_and_a_failed_start_is_retried(
+    kernel: NotebookKernel,
+) -> None:
+    kernel.run("await app.start()")
+    kernel.run(
+        "app.fail(streamkit.TransportError('a record was not delivered'))\n"
+        "await app.wait_failed()"
+    )
+    status = kernel.output(kernel.run("%streamkit status").msg_id)
+    lines = status.splitlines()
+    assert lines[0].startswith("app 'nb-") and ": stopped, broker" in lines[0]
+    assert lines[1] == (
+        "stopped after an error it cannot recover from: "
+        "TransportError: a record was not delivered"
+    )
+    assert "%streamkit start" in lines[2]
+    assert "a record was not delivered" in kernel.eval("repr(app)")
+
+    kernel.run("%streamkit start")
+    kernel.run("await until(lambda: app.is_running)")
+    status = kernel.output(kernel.run("%streamkit status").msg_id)
+    assert ": running" in status and "not delivered" not in status
+
+    # A start that cannot reach the broker fails the same clear way each time.
+    kernel.run("bad = streamkit.App('bad', broker='kafka://127.0.0.1:1')")
+    for _attempt in range(2):
+        cell = kernel.run("%streamkit start --app bad", ok=False, timeout=60)
+        kernel.run("await until(lambda: not bad.is_starting, timeout=30)")
+        kernel.settle()
+        output = kernel.output(cell.msg_id)
+        assert "app 'bad' (kafka://127.0.0.1:1) failed to start" in output
+        assert "TransportError: cannot connect: Kafka at 127.0.0.1:1" in output
+        assert "AssertionError" not in output
+    assert kernel.eval("bad.is_running, bad.transport is None") == [False, True]
