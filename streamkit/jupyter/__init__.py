@@ -27,6 +27,7 @@ from .output import install_log_handler, remove_log_handlers
 from .session import (
     in_kernel,
     register_exit_hook,
+    stop_apps_when_asked_to_exit,
     unwatch_replaced_apps,
     watch_for_replaced_apps,
 )
@@ -49,6 +50,8 @@ def load_ipython_extension(shell: Any) -> None:
     _show_widgets(shell)
 
     if not in_kernel(shell):
+        stop_apps_when_asked_to_exit(shell)
+
         # Terminal IPython runs no loop between cells; this runs IPython's
         # asyncio loop while the prompt waits, so agents keep working.
         if getattr(shell, "simple_prompt", False):

@@ -18,9 +18,11 @@ Decisions:
   old, still running App and a variable holds a new one with the same id,
   the old one is stopped after the cell (:func:`stop_replaced_apps`) — two
   of them would share the consumer group and the tables.
-- Apps still running when the process ends (kernel shutdown or restart,
-  leaving terminal IPython) are stopped by an :mod:`atexit` hook, on their
-  own loop: see :func:`stop_apps_at_exit`.
+- Apps still running when the process ends (kernel shutdown or restart)
+  are stopped by an :mod:`atexit` hook, on their own loop: see
+  :func:`stop_apps_at_exit`.  Terminal IPython clears the user namespace
+  before the exit hooks run, so there they are stopped when the user asks
+  to leave (:func:`stop_apps_when_asked_to_exit`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 _TASKS_ATTR = "_streamkit_tasks"
+_ASK_EXIT_ATTR = "_streamkit_ask_exit"
 
 #: Seconds the exit hook waits for each App to stop.  A front end kills the
 #: kernel sooner (jupyter_client: SIGTERM 2.5 s after the shutdown request),
@@ -191,7 +194,35 @@ def stop_apps_at_exit() -> None:
             )
             continue
         logger.info("stopping app %s at exit", names)
-        loop.run_until_complete(_stop_all(apps))
+        _run_to_the_end(loop, _stop_all(apps))
+
+
+#: How often the exit hook runs the loop again after something else stopped it.
+MAX_LOOP_REENTRIES = 100
+
+
+def _run_to_the_end(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+) -> None:
+    # ipykernel asks its loop to stop from its control thread, and the
+    # request can arrive again while the hook runs: run_until_complete then
+    # returns early with the App half stopped (an actor's event cut short,
+    # nothing committed).  Running the loop again finishes the stop, which
+    # its own timeouts bound.
+    future = asyncio.ensure_future(coro, loop=loop)
+    for _ in range(MAX_LOOP_REENTRIES):
+        try:
+            loop.run_until_complete(future)
+            return
+        except RuntimeError:
+            if future.done():
+                raise
+            logger.debug("the loop was stopped while apps stopped; running it again")
+    logger.error(
+        "apps did not stop at exit: their loop was stopped %d times while they "
+        "stopped; offsets since the last commit will be processed again",
+        MAX_LOOP_REENTRIES,
+    )
 
 
 async def _stop_all(apps: list[App]) -> None:
@@ -207,6 +238,27 @@ async def _stop_all(apps: list[App]) -> None:
                 app.id,
                 result,
             )
+
+
+def stop_apps_when_asked_to_exit(shell: Any) -> None:
+    """Terminal IPython: stop the running Apps when the user leaves
+    (``exit``, Ctrl-D), once however often the extension is loaded.
+
+    IPython clears the user namespace as soon as its prompt loop ends, before
+    the process's exit hooks run, and an agent's event in flight still reads
+    the namespace's variables: the Apps must stop before that, not in
+    :func:`stop_apps_at_exit`.
+    """
+    if _ASK_EXIT_ATTR in shell.__dict__:
+        return
+    ask_exit = shell.ask_exit
+
+    def stop_apps_then_ask_exit() -> None:
+        stop_apps_at_exit()
+        ask_exit()
+
+    shell.__dict__[_ASK_EXIT_ATTR] = ask_exit
+    shell.ask_exit = stop_apps_then_ask_exit
 
 
 def register_exit_hook() -> None:

@@ -56,19 +56,23 @@ class GroupOnBroker:
     members: int
 
 
-async def topic_end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """The end offset of each partition of ``topic``, by partition."""
+async def topic_end_offsets(
+    bootstrap: str, topic: str, partitions: int = PARTITIONS
+) -> dict[int, int]:
+    """The end offset of each of ``topic``'s partitions, by partition."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
         ends = await consumer.end_offsets(tps)
     finally:
         await consumer.stop()
     return {tp.partition: offset for tp, offset in ends.items()}
 
 
-async def read_group(bootstrap: str, group: str, topic: str) -> GroupOnBroker:
+async def read_group(
+    bootstrap: str, group: str, topic: str, partitions: int = PARTITIONS
+) -> GroupOnBroker:
     """The group's committed offsets on ``topic`` and its membership, read
     without joining the group; and ``topic``'s end offsets."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -81,7 +85,7 @@ async def read_group(bootstrap: str, group: str, topic: str) -> GroupOnBroker:
     _, _, state, _, _, members = description.groups[0]
     return GroupOnBroker(
         committed={tp.partition: m.offset for tp, m in offsets.items()},
-        end_offsets=await topic_end_offsets(bootstrap, topic),
+        end_offsets=await topic_end_offsets(bootstrap, topic, partitions),
         state=state,
         members=len(members),
     )
@@ -193,6 +197,52 @@ def test_kernel_shutdown_commits_offsets_and_leaves_the_group(
     assert (on_broker.state, on_broker.members) == ("Empty", 0)
     doubled = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled"))
     assert sum(doubled.values()) == 30
+
+
+SLOW_DOUBLER = """%%agent numbers
+async def doubler(stream):
+    async for value in stream:
+        started.append(value)
+        await asyncio.sleep(1.5)
+        seen.append(value)
+        await doubled.send(value=2 * value)
+"""
+
+
+@pytest.mark.kafka
+def test_kernel_shutdown_finishes_the_event_in_flight_and_commits_only_finished(
+    notebook: NotebookKernel, kafka_bootstrap: str, unique: str
+) -> None:
+    # An agent that just began a 1.5 s event when the front end asks for a
+    # shutdown: the event is finished (its output sent), exactly the
+    # finished events are committed, and what was still buffered is left
+    # for the next run.
+    group = f"inflight-{unique}"
+    setup = KAFKA_SETUP.format(
+        group=group, bootstrap=kafka_bootstrap, topic=group, partitions=1
+    )
+    notebook.run(KERNEL_HELPERS)
+    notebook.run(setup + "started = []")
+    notebook.run(SLOW_DOUBLER)
+    notebook.run("await app.start()")
+    notebook.run(
+        "for i in range(5):\n"
+        "    await numbers.send(value=i)\n"
+        "await until(lambda: len(started) == 2, timeout=30)",
+        timeout=40,
+    )
+
+    exit_code, took = shut_down_gracefully(notebook)
+
+    assert exit_code == 0, "the kernel was killed before the App stopped"
+    assert took < SIGTERM_AFTER
+    on_broker = asyncio.run(read_group(kafka_bootstrap, group, group, 1))
+    doubled = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled", 1))
+    finished = sum(doubled.values())
+    assert finished == 2, "the event in flight was finished, no other started"
+    assert sum(on_broker.end_offsets.values()) == 5
+    assert on_broker.committed == {0: finished}
+    assert (on_broker.state, on_broker.members) == ("Empty", 0)
 
 
 @pytest.mark.kafka

@@ -20,7 +20,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from notebook_kernel import REPO
-from test_lifecycle import read_group
+from test_lifecycle import read_group, topic_end_offsets
 
 #: Printed by ``ask``; the typed code spells it ``"=" "> "``, so the echo of
 #: what was typed never matches.
@@ -46,6 +46,7 @@ class TerminalIPython:
             timeout=20,
             dimensions=(50, 200),
         )
+        self.workdir = workdir
         self.transcript = (workdir / "terminal.log").open("w")
         self.child.logfile_read = self.transcript
         self._markers = itertools.count()
@@ -165,4 +166,50 @@ def test_exit_stops_the_app_and_commits_its_offsets(
     on_broker = asyncio.run(read_group(kafka_bootstrap, group, group))
     assert sum(on_broker.end_offsets.values()) == 20
     assert on_broker.committed == on_broker.end_offsets
+    assert (on_broker.state, on_broker.members) == ("Empty", 0)
+
+
+SLOW_DOUBLER = """%%agent numbers
+async def doubler(stream):
+    async for value in stream:
+        started.append(value)
+        await asyncio.sleep(0.5)
+        seen.append(value)
+        await doubled.send(value=2 * value)
+"""
+
+
+@pytest.mark.kafka
+def test_exit_with_an_event_in_flight_finishes_it_before_the_namespace_goes(
+    terminal: TerminalIPython, kafka_bootstrap: str, unique: str
+) -> None:
+    # IPython clears the user namespace when its prompt loop ends, before
+    # the process's exit hooks run: the agent's event in flight still uses
+    # its variables (seen, doubled), so the App must stop first.
+    group = f"term-inflight-{unique}"
+    terminal.run("import asyncio, streamkit")
+    terminal.run("%load_ext streamkit")
+    terminal.run(
+        f'app = streamkit.App("{group}", broker="kafka://{kafka_bootstrap}",'
+        " broker_commit_interval=600, web_enabled=False)"
+    )
+    terminal.run(
+        f'numbers = app.topic("{group}", partitions=1);'
+        f' doubled = app.topic("{group}-doubled", partitions=1)'
+    )
+    terminal.run("started = []; seen = []")
+    terminal.run(SLOW_DOUBLER)
+    terminal.run("await app.start()")
+    terminal.run("for i in range(10): await numbers.send(value=i)")
+    assert terminal.wait_at_prompt("len(started) >= 2", "True", timeout=15) == "True"
+
+    assert terminal.exit() == 0
+
+    transcript = (terminal.workdir / "terminal.log").read_text()
+    assert "NameError" not in transcript and "Traceback" not in transcript
+    on_broker = asyncio.run(read_group(kafka_bootstrap, group, group, 1))
+    finished = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled", 1))
+    assert 2 <= sum(finished.values()) < 10, "the in-flight event was finished"
+    assert on_broker.committed == finished
+    assert sum(on_broker.end_offsets.values()) == 10
     assert (on_broker.state, on_broker.members) == ("Empty", 0)
