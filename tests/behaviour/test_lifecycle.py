@@ -3,49 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import mode
 import pytest
 from brokers import free_port, start_noida
 
-from streamkit import App, ConfigurationError, TransportError
+from streamkit import Agent, App, ConfigurationError, Topic, TransportError
 from streamkit.app import active_apps
 from streamkit.jupyter.status import AppStatus
 
 from .support import wait_for
 
 
-async def test_app_starts_stops_and_restarts_in_the_same_loop(make_app, unique):
-    app = make_app()
-    topic = app.topic(f"pings-{unique}")
-    seen: list[int] = []
+def collecting_agent(app: App, topic: Topic) -> tuple[Agent, list[Any]]:
+    """An agent on ``topic`` and the list it appends each value to."""
+    seen: list[Any] = []
 
-    @app.agent(topic)
-    async def pings(stream):
+    async def collect(stream):
         async for value in stream:
             seen.append(value)
 
-    async def ping(value: int) -> None:
-        await topic.send(key=value, value=value)
-        await wait_for(lambda: value in seen, what=f"ping {value}", state=seen.copy)
+    return app.agent(topic)(collect), seen
+
+
+async def processes(topic: Topic, seen: list[Any], value: Any) -> None:
+    """Send ``value`` and wait until the collecting agent has it."""
+    await topic.send(key=value, value=value)
+    await wait_for(lambda: value in seen, what=f"value {value}", state=seen.copy)
+
+
+async def test_app_starts_stops_and_restarts_in_the_same_loop(make_app, unique):
+    app = make_app()
+    topic = app.topic(f"pings-{unique}")
+    _, seen = collecting_agent(app, topic)
 
     assert not app.is_running
     await app.start()
     assert app.is_running
-    await ping(0)
+    await processes(topic, seen, 0)
     await app.stop()
     assert not app.is_running
 
     await app.start()
     assert app.is_running
-    await ping(1)
+    await processes(topic, seen, 1)
     await app.stop()
     assert not app.is_running
 
     async with app.running() as running:
         assert running is app
         assert app.is_running
-        await ping(2)
+        await processes(topic, seen, 2)
         await asyncio.sleep(0.2)  # a restart replaying old pings shows here
     assert not app.is_running
 
@@ -62,16 +71,9 @@ async def test_unknown_setting_suggests_the_right_name(broker_url, unique):
 
 
 async def test_an_unrecoverable_error_stops_the_app_and_says_why(make_app, unique):
-    from streamkit import TransportError
-
     app = make_app()
     events = app.topic(f"fail-{unique}")
-    seen: list[int] = []
-
-    @app.agent(events)
-    async def collect(stream):
-        async for value in stream:
-            seen.append(value)
+    collect, seen = collecting_agent(app, events)
 
     await app.start()
     await events.send(value=1)
@@ -120,12 +122,7 @@ async def test_a_start_that_failed_releases_everything_and_can_be_retried(
     topic = app.topic(f"retry-{unique}")
     service = FailsOnFirstStart()
     app.service(service)
-    seen: list[int] = []
-
-    @app.agent(topic)
-    async def collect(stream):
-        async for value in stream:
-            seen.append(value)
+    collect, seen = collecting_agent(app, topic)
 
     before = set(asyncio.all_tasks())
     with pytest.raises(RuntimeError, match="not there yet"):
@@ -142,9 +139,9 @@ async def test_a_start_that_failed_releases_everything_and_can_be_retried(
 
     await app.start()
     assert app.is_running and service.attempts == 2
-    await topic.send(key=1, value=1)
-    await wait_for(lambda: seen == [1], what="the value sent after the retry")
+    await processes(topic, seen, 1)
     await app.stop()
+    assert seen == [1]
     assert leftovers(before) == []
 
 
@@ -155,12 +152,7 @@ async def test_a_start_against_a_silent_broker_is_retried_once_it_answers(
     port = free_port()
     app = App(f"late-{unique}", broker=f"kafka://127.0.0.1:{port}")
     topic = app.topic(f"late-{unique}")
-    seen: list[int] = []
-
-    @app.agent(topic)
-    async def collect(stream):
-        async for value in stream:
-            seen.append(value)
+    _, seen = collecting_agent(app, topic)
 
     before = set(asyncio.all_tasks())
     for _attempt in range(2):
@@ -174,8 +166,8 @@ async def test_a_start_against_a_silent_broker_is_retried_once_it_answers(
     try:
         await app.start()
         assert app.is_running
-        await topic.send(key=1, value=1)
-        await wait_for(lambda: seen == [1], what="the value sent after the retry")
+        await processes(topic, seen, 1)
         await app.stop()
+        assert seen == [1]
     finally:
         broker.stop(grace=2.0)

@@ -35,15 +35,23 @@ app = streamkit.App(
 )
 numbers = app.topic("{topic}", partitions={partitions})
 doubled = app.topic("{topic}-doubled", partitions={partitions})
-seen = []
+started, seen = [], []
 """
 
-DOUBLER = """%%agent numbers
-async def doubler(stream):
-    async for value in stream:
-        seen.append(value)
-        await doubled.send(value=2 * value)
-"""
+
+def doubler(pause: float = 0.0) -> str:
+    """The ``%%agent`` cell of an agent that doubles what ``numbers`` carries
+    into ``doubled``, spending ``pause`` seconds on each record."""
+    sleep = f"        await asyncio.sleep({pause})\n" if pause else ""
+    return (
+        "%%agent numbers\n"
+        "async def doubler(stream):\n"
+        "    async for value in stream:\n"
+        "        started.append(value)\n"
+        f"{sleep}"
+        "        seen.append(value)\n"
+        "        await doubled.send(value=2 * value)\n"
+    )
 
 
 @dataclass
@@ -68,6 +76,16 @@ async def topic_end_offsets(
     finally:
         await consumer.stop()
     return {tp.partition: offset for tp, offset in ends.items()}
+
+
+def read_after_exit(
+    bootstrap: str, group: str, partitions: int = PARTITIONS
+) -> tuple[GroupOnBroker, int]:
+    """The doubler's group as the broker has it, and how many records the
+    doubler sent to ``doubled``."""
+    on_broker = asyncio.run(read_group(bootstrap, group, group, partitions))
+    ends = asyncio.run(topic_end_offsets(bootstrap, f"{group}-doubled", partitions))
+    return on_broker, sum(ends.values())
 
 
 async def read_group(
@@ -102,13 +120,19 @@ def notebook(tmp_path: Path) -> Iterator[NotebookKernel]:
             nb.shutdown()
 
 
-def start_doubler(nb: NotebookKernel, bootstrap: str, group: str) -> None:
+def start_doubler(
+    nb: NotebookKernel,
+    bootstrap: str,
+    group: str,
+    partitions: int = PARTITIONS,
+    pause: float = 0.0,
+) -> None:
     setup = KAFKA_SETUP.format(
-        group=group, bootstrap=bootstrap, topic=group, partitions=PARTITIONS
+        group=group, bootstrap=bootstrap, topic=group, partitions=partitions
     )
     nb.run(KERNEL_HELPERS)
     nb.run(setup)
-    nb.run(DOUBLER)
+    nb.run(doubler(pause))
     nb.run("await app.start()")
 
 
@@ -191,22 +215,11 @@ def test_kernel_shutdown_commits_offsets_and_leaves_the_group(
 
     assert exit_code == 0, "the kernel was killed before the App stopped"
     assert took < SIGTERM_AFTER
-    on_broker = asyncio.run(read_group(kafka_bootstrap, group, group))
+    on_broker, doubled = read_after_exit(kafka_bootstrap, group)
     assert sum(on_broker.end_offsets.values()) == 30
     assert on_broker.committed == on_broker.end_offsets
     assert (on_broker.state, on_broker.members) == ("Empty", 0)
-    doubled = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled"))
-    assert sum(doubled.values()) == 30
-
-
-SLOW_DOUBLER = """%%agent numbers
-async def doubler(stream):
-    async for value in stream:
-        started.append(value)
-        await asyncio.sleep(1.5)
-        seen.append(value)
-        await doubled.send(value=2 * value)
-"""
+    assert doubled == 30
 
 
 @pytest.mark.kafka
@@ -218,13 +231,7 @@ def test_kernel_shutdown_finishes_the_event_in_flight_and_commits_only_finished(
     # finished events are committed, and what was still buffered is left
     # for the next run.
     group = f"inflight-{unique}"
-    setup = KAFKA_SETUP.format(
-        group=group, bootstrap=kafka_bootstrap, topic=group, partitions=1
-    )
-    notebook.run(KERNEL_HELPERS)
-    notebook.run(setup + "started = []")
-    notebook.run(SLOW_DOUBLER)
-    notebook.run("await app.start()")
+    start_doubler(notebook, kafka_bootstrap, group, partitions=1, pause=1.5)
     notebook.run(
         "for i in range(5):\n"
         "    await numbers.send(value=i)\n"
@@ -236,9 +243,7 @@ def test_kernel_shutdown_finishes_the_event_in_flight_and_commits_only_finished(
 
     assert exit_code == 0, "the kernel was killed before the App stopped"
     assert took < SIGTERM_AFTER
-    on_broker = asyncio.run(read_group(kafka_bootstrap, group, group, 1))
-    doubled = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled", 1))
-    finished = sum(doubled.values())
+    on_broker, finished = read_after_exit(kafka_bootstrap, group, partitions=1)
     assert finished == 2, "the event in flight was finished, no other started"
     assert sum(on_broker.end_offsets.values()) == 5
     assert on_broker.committed == {0: finished}
@@ -263,8 +268,8 @@ def test_restarted_kernel_resumes_from_the_committed_offset(
     assert sorted(notebook.eval("seen")) == list(range(20, 35))
     exit_code, _ = shut_down_gracefully(notebook)
     assert exit_code == 0
-    doubled = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled"))
-    assert sum(doubled.values()) == 35
+    _, doubled = read_after_exit(kafka_bootstrap, group)
+    assert doubled == 35
 
 
 def test_rerunning_the_app_cell_stops_the_app_it_replaces(kernel):

@@ -8,7 +8,6 @@ cell that sent it returns; the rest can only be processed at the prompt.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import re
@@ -20,7 +19,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from notebook_kernel import REPO
-from test_lifecycle import read_group, topic_end_offsets
+from test_lifecycle import doubler, read_after_exit
 
 #: Printed by ``ask``; the typed code spells it ``"=" "> "``, so the echo of
 #: what was typed never matches.
@@ -143,40 +142,42 @@ def test_agent_processes_records_while_the_prompt_waits(
     assert terminal.exit() == 0
 
 
+def start_on_kafka(
+    terminal: TerminalIPython, bootstrap: str, group: str, partitions: int, agent: str
+) -> None:
+    """At the prompt: an App of ``group`` on Kafka with ``agent`` (a cell)
+    reading ``numbers``, started; it commits only when it stops."""
+    terminal.run("import asyncio, streamkit")
+    terminal.run("%load_ext streamkit")
+    terminal.run(
+        f'app = streamkit.App("{group}", broker="kafka://{bootstrap}",'
+        " broker_commit_interval=600, web_enabled=False)"
+    )
+    terminal.run(
+        f'numbers = app.topic("{group}", partitions={partitions});'
+        f' doubled = app.topic("{group}-doubled", partitions={partitions})'
+    )
+    terminal.run("started, seen = [], []")
+    terminal.run(agent)
+    terminal.run("await app.start()")
+
+
 @pytest.mark.kafka
 def test_exit_stops_the_app_and_commits_its_offsets(
     terminal: TerminalIPython, kafka_bootstrap: str, unique: str
 ) -> None:
     group = f"term-exit-{unique}"
-    terminal.run("import asyncio, streamkit")
-    terminal.run("%load_ext streamkit")
-    terminal.run(
-        f'app = streamkit.App("{group}", broker="kafka://{kafka_bootstrap}",'
-        " broker_commit_interval=600, web_enabled=False)"
-    )
-    terminal.run(f'numbers = app.topic("{group}", partitions=2); seen = []')
-    terminal.run(SLOW_AGENT)
-    terminal.run("await app.start()")
+    start_on_kafka(terminal, kafka_bootstrap, group, partitions=2, agent=SLOW_AGENT)
     terminal.run("for i in range(20): await numbers.send(value=i)")
     assert terminal.wait_at_prompt("len(seen)", "20", timeout=15) == "20"
     assert terminal.ask("app.conductor.committed") == "{}", "no commit before exit"
 
     assert terminal.exit() == 0
 
-    on_broker = asyncio.run(read_group(kafka_bootstrap, group, group))
+    on_broker, _ = read_after_exit(kafka_bootstrap, group, partitions=2)
     assert sum(on_broker.end_offsets.values()) == 20
     assert on_broker.committed == on_broker.end_offsets
     assert (on_broker.state, on_broker.members) == ("Empty", 0)
-
-
-SLOW_DOUBLER = """%%agent numbers
-async def doubler(stream):
-    async for value in stream:
-        started.append(value)
-        await asyncio.sleep(0.5)
-        seen.append(value)
-        await doubled.send(value=2 * value)
-"""
 
 
 @pytest.mark.kafka
@@ -187,19 +188,7 @@ def test_exit_with_an_event_in_flight_finishes_it_before_the_namespace_goes(
     # the process's exit hooks run: the agent's event in flight still uses
     # its variables (seen, doubled), so the App must stop first.
     group = f"term-inflight-{unique}"
-    terminal.run("import asyncio, streamkit")
-    terminal.run("%load_ext streamkit")
-    terminal.run(
-        f'app = streamkit.App("{group}", broker="kafka://{kafka_bootstrap}",'
-        " broker_commit_interval=600, web_enabled=False)"
-    )
-    terminal.run(
-        f'numbers = app.topic("{group}", partitions=1);'
-        f' doubled = app.topic("{group}-doubled", partitions=1)'
-    )
-    terminal.run("started = []; seen = []")
-    terminal.run(SLOW_DOUBLER)
-    terminal.run("await app.start()")
+    start_on_kafka(terminal, kafka_bootstrap, group, partitions=1, agent=doubler(0.5))
     terminal.run("for i in range(10): await numbers.send(value=i)")
     assert terminal.wait_at_prompt("len(started) >= 2", "True", timeout=15) == "True"
 
@@ -207,9 +196,8 @@ def test_exit_with_an_event_in_flight_finishes_it_before_the_namespace_goes(
 
     transcript = (terminal.workdir / "terminal.log").read_text()
     assert "NameError" not in transcript and "Traceback" not in transcript
-    on_broker = asyncio.run(read_group(kafka_bootstrap, group, group, 1))
-    finished = asyncio.run(topic_end_offsets(kafka_bootstrap, f"{group}-doubled", 1))
-    assert 2 <= sum(finished.values()) < 10, "the in-flight event was finished"
-    assert on_broker.committed == finished
+    on_broker, finished = read_after_exit(kafka_bootstrap, group, partitions=1)
+    assert 2 <= finished < 10, "the event in flight was finished, not the rest"
+    assert on_broker.committed == {0: finished}
     assert sum(on_broker.end_offsets.values()) == 10
     assert (on_broker.state, on_broker.members) == ("Empty", 0)
