@@ -4,7 +4,7 @@ Loading registers the magics (:mod:`.magics`), attaches a log handler that
 shows streamkit's warnings and errors under the cell they concern
 (:mod:`.output`), shows Apps, agents and tables as live widgets
 (:mod:`.widgets`), makes the Apps still running when the kernel shuts down or
-restarts (or terminal IPython exits) stop cleanly (:mod:`.session`), and, in
+restarts (or terminal IPython exits) stop cleanly (:mod:`.lifecycle`), and, in
 terminal IPython, keeps IPython's asyncio loop running at the prompt so an
 App keeps processing between cells.
 
@@ -22,15 +22,15 @@ from typing import Any
 from ..agents import Agent
 from ..app import App
 from ..tables.table import Table
-from .magics import StreamkitMagics
-from .output import install_log_handler, remove_log_handlers
-from .session import (
-    in_kernel,
+from .lifecycle import (
     register_exit_hook,
     stop_apps_when_asked_to_exit,
     unwatch_replaced_apps,
     watch_for_replaced_apps,
 )
+from .magics import StreamkitMagics
+from .output import install_log_handler, remove_log_handlers
+from .session import in_kernel
 
 __all__ = ["StreamkitMagics", "load_ipython_extension", "unload_ipython_extension"]
 
