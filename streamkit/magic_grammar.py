@@ -87,7 +87,7 @@ def handler_parsers() -> dict[str, MagicParser]:
 def inspection_parsers() -> dict[str, MagicParser]:
     """Parsers of ``%streamkit peek TOPIC [-n N] [--partition P] [--app A]``,
     ``%streamkit send TOPIC VALUE [--key K] [--app A]`` and
-    ``%%send TOPIC [--key K] [--app A]``."""
+    ``%%send TOPIC [--key K | --key-field FIELD] [--app A]``."""
     peek = MagicParser(prog="%streamkit peek", add_help=False)
     # The subcommand's own word, already in the prog: kept out of the usage.
     peek.add_argument("peek", help=argparse.SUPPRESS)
@@ -105,6 +105,8 @@ def inspection_parsers() -> dict[str, MagicParser]:
 
     send_cell = MagicParser(prog="%%send", add_help=False)
     send_cell.add_argument("topic", metavar="TOPIC")
-    send_cell.add_argument("--key", metavar="K")
+    keys = send_cell.add_mutually_exclusive_group()
+    keys.add_argument("--key", metavar="K")
+    keys.add_argument("--key-field", metavar="FIELD")
     send_cell.add_argument("--app", metavar="NAME")
     return {"peek": peek, "send": send, "send_cell": send_cell}

@@ -14,6 +14,7 @@ ready (the magic returns None).  ``send`` follows the same rule.
 from __future__ import annotations
 
 import json
+import numbers
 import sys
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
@@ -45,6 +46,73 @@ def parse_text(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def parse_for(text: str | None, declared: Any) -> Any:
+    """``text`` as a key or value of a topic that declares ``declared``.
+
+    JSON when it parses, else the string (:func:`parse_text`); but a topic
+    of ``str`` takes the text itself, so ``--key 7`` is the key ``"7"``
+    there, not the number 7 it could never decode.
+    """
+    parsed = parse_text(text)
+    if declared is str and text is not None and not isinstance(parsed, str):
+        return text
+    return parsed
+
+
+def keyed_records(
+    values: list[Any], topic: Topic, key: Any = None, key_field: str | None = None
+) -> list[tuple[Any, Any]]:
+    """(key, value) pairs: ``key`` with every value, or each value's field
+    ``key_field`` (a DataFrame column, a field of a JSON object line).
+
+    Raises :class:`StreamkitError` naming the first value without the field.
+    """
+    if key_field is None:
+        return [(key, value) for value in values]
+
+    records = []
+    for number, value in enumerate(values, 1):
+        if not isinstance(value, dict) or key_field not in value:
+            has = (
+                f"fields {', '.join(map(repr, value))}"
+                if isinstance(value, dict)
+                else f"the {type(value).__name__} {value!r:.40}"
+            )
+            raise StreamkitError(
+                f"--key-field {key_field}: record {number} has no field "
+                f"{key_field!r} ({has}); nothing was sent. Name a field every "
+                "record has, or send with --key K."
+            )
+        records.append((_as_declared(value[key_field], topic.key_type), value))
+    return records
+
+
+def _as_declared(key: Any, declared: Any) -> Any:
+    # A DataFrame column of numbers keys a topic of str keys as text.
+    number = isinstance(key, numbers.Number) and not isinstance(key, bool)
+    return str(key) if declared is str and number else key
+
+
+def check_records(topic: Topic, records: list[tuple[Any, Any]]) -> None:
+    """Refuse, before anything is sent, records the App could not read back
+    from ``topic`` (a text value for a topic of ``int``, say).
+
+    Raises :class:`StreamkitError` naming the first such record.
+    """
+    codec = topic.codec
+    for number, (key, value) in enumerate(records, 1):
+        try:
+            codec.loads_key(codec.dumps_key(key))
+            codec.loads_value(codec.dumps_value(value))
+        except (DecodeError, TypeError) as exc:
+            which = f"record {number} of {len(records)}" if len(records) > 1 else ""
+            raise StreamkitError(
+                f"{which or 'the record'} is not what the topic declares: {exc}. "
+                "Nothing was sent: send keys and values of the declared types, "
+                "or declare the topic with the types you send."
+            ) from None
 
 
 def known_topic(app: App, name: str) -> Topic:
@@ -152,12 +220,12 @@ def _plain(obj: Any) -> Any:
     return obj.asdict() if isinstance(obj, Record) else obj
 
 
-async def send_values(
-    topic: Topic, values: Iterable[Any], key: Any
+async def send_records(
+    topic: Topic, records: Iterable[tuple[Any, Any]]
 ) -> list[tuple[int, int]]:
-    """Send each value with ``key``; where each landed, as (partition, offset)."""
+    """Send each (key, value); where each landed, as (partition, offset)."""
     landed = []
-    for value in values:
+    for key, value in records:
         metadata = await topic.send_and_wait(key=key, value=value)
         landed.append((metadata.partition, metadata.offset))
     return landed
@@ -171,8 +239,7 @@ def report_sent(topic: str, landed: list[tuple[int, int]]) -> None:
             f"sent to topic {topic!r} partition {partition} offset {offset}\n"
         )
     else:
-        records = "record" if len(landed) == 1 else "records"
-        sys.stdout.write(f"sent {len(landed)} {records} to topic {topic!r}\n")
+        sys.stdout.write(f"sent {len(landed):,} records to topic {topic!r}\n")
 
 
 def show_frame(frame: pd.DataFrame) -> None:

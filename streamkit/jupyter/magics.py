@@ -15,6 +15,7 @@ import argparse
 import ast
 import contextvars
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -28,11 +29,13 @@ from .cells import CellFunction, define_function
 from .export import export_current_notebook
 from .inspection import (
     agents_frame,
-    parse_text,
+    check_records,
+    keyed_records,
+    parse_for,
     read_last,
     report_sent,
     run_now_or_schedule,
-    send_values,
+    send_records,
     show_frame,
     tables_frame,
     topics_frame,
@@ -54,7 +57,7 @@ def _line_magic_parsers() -> dict[str, MagicParser]:
     streamkit.add_argument("--app", metavar="NAME")
 
     export = MagicParser(prog="%streamkit export", add_help=False)
-    export.add_argument("export")
+    export.add_argument("export", help=argparse.SUPPRESS)
     export.add_argument("module", metavar="MODULE.py")
     source = export.add_mutually_exclusive_group()
     source.add_argument("--notebook", metavar="PATH")
@@ -111,7 +114,9 @@ class StreamkitMagics(Magics):
             is this cell's value; on Kafka it is read in the background and
             shown under this cell when ready.
         send: send one record to TOPIC; VALUE and K are JSON when they parse
-            as JSON, else strings.  Prints the partition and offset.
+            as JSON, else strings (the text itself for a topic of str).  A
+            record the topic's declared types could not read back is
+            refused.  Prints the partition and offset.
         """
         command = line.split()[:1]
         if command == ["export"]:
@@ -121,7 +126,7 @@ class StreamkitMagics(Magics):
             return self._peek(_parse("peek", line))
         if command == ["send"]:
             args = _parse("send", line)
-            self._send(args, [parse_text(args.value)])
+            self._send(args, lambda topic: [parse_for(args.value, topic.value_type)])
             return None
         args = _parse("streamkit", line)
         app = find_app(self.shell, args.app)
@@ -136,7 +141,11 @@ class StreamkitMagics(Magics):
             return widget_for(app)
         if args.command in FRAMES:
             return FRAMES[args.command](app)
-        if args.command == "start":
+        if args.command == "start" and app.is_running:
+            sys.stdout.write(f"{describe(app)} is already running\n")
+        elif args.command == "stop" and not (app.is_running or app.is_starting):
+            sys.stdout.write(f"{describe(app)} is not running\n")
+        elif args.command == "start":
             run_and_report(
                 self.shell,
                 app.start(),
@@ -154,22 +163,31 @@ class StreamkitMagics(Magics):
 
     @cell_magic
     def send(self, line: str, cell: str) -> None:
-        """%%send TOPIC [--key K] [--app NAME]
+        """%%send TOPIC [--key K | --key-field FIELD] [--app NAME]
 
         Send each non-empty line of the cell to TOPIC (JSON when the line
         parses as JSON, else the string), or, when the cell is one Python
-        expression whose value is a pandas DataFrame, each row as a dict.
-        The same --key goes with every record.  Prints how many were sent.
+        expression whose value is a pandas DataFrame, each row as a dict (a
+        named index is kept as a field).  The same --key goes with every
+        record; --key-field takes each record's key from its field FIELD.
+        Records the topic's declared key_type/value_type could not read back
+        are refused before anything is sent.  Prints how many were sent.
         An expression that fails to evaluate is sent as a line of text.
         """
         args = _parse("send_cell", line)
         frame = self._frame_of(cell)
         if frame is not None:
-            values = frame.to_dict(orient="records")
-        else:
-            lines = (text.strip() for text in cell.splitlines())
-            values = [parse_text(text) for text in lines if text]
-        self._send(args, values)
+            if any(name is not None for name in frame.index.names):
+                frame = frame.reset_index()
+            rows = frame.to_dict(orient="records")
+            self._send(args, lambda topic: rows)
+            return
+
+        lines = [text.strip() for text in cell.splitlines()]
+        self._send(
+            args,
+            lambda topic: [parse_for(text, topic.value_type) for text in lines if text],
+        )
 
     def _frame_of(self, cell: str) -> Any:
         """The DataFrame a one-expression cell evaluates to, else None."""
@@ -205,7 +223,9 @@ class StreamkitMagics(Magics):
         except StreamkitError as exc:
             raise UsageError(str(exc)) from None
 
-    def _send(self, args: argparse.Namespace, values: list[Any]) -> None:
+    def _send(
+        self, args: argparse.Namespace, values_for: Callable[[Topic], list[Any]]
+    ) -> None:
         app = find_app(self.shell, args.app)
         if not (app.is_running or app.is_starting):
             raise UsageError(
@@ -217,10 +237,17 @@ class StreamkitMagics(Magics):
         )
 
         try:
+            records = keyed_records(
+                values_for(topic),
+                topic,
+                key=parse_for(args.key, topic.key_type),
+                key_field=getattr(args, "key_field", None),
+            )
+            check_records(topic, records)
             landed = run_now_or_schedule(
                 self.shell,
                 app,
-                send_values(topic, values, parse_text(args.key)),
+                send_records(topic, records),
                 show=lambda landed: report_sent(topic.name, landed),
                 failed=f"sending to topic {topic.name!r} failed:",
             )

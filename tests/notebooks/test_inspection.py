@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from notebook_kernel import NotebookKernel
 
 SETUP = """
@@ -148,3 +150,94 @@ def test_errors_for_a_stopped_app_and_an_unknown_topic(kernel: NotebookKernel) -
     assert "topic 'nosuch' does not exist" in kernel.output(cell.msg_id)
     cell = kernel.run("%streamkit peek one --partition 99", ok=False)
     assert "not 99" in kernel.output(cell.msg_id)
+
+
+TYPED = """
+nums = app.topic("nums", key_type=str, value_type=int, partitions=1)
+typed = []
+
+%%agent nums
+async def add_up(stream):
+    async for key, value in stream.items():
+        typed.append([key, value])
+"""
+
+
+def test_sends_take_the_topics_declared_types_or_are_refused_whole(
+    kernel: NotebookKernel,
+) -> None:
+    setup, agent = TYPED.split("\n%%agent")
+    kernel.run(setup)
+    kernel.run("%%agent" + agent)
+    kernel.run("await app.start()")
+
+    # A number-like key for a topic of str keys is the text itself.
+    kernel.run("%streamkit send nums 5 --key 7")
+    refused = {
+        "%streamkit send nums hello": "the record is not what the topic declares",
+        "%%send nums\n1\n2\nthree\n": "record 3 of 3 is not what the topic declares",
+        "%%send nums\n{bad json\n": "the record is not what the topic declares",
+    }
+    for code, said in refused.items():
+        cell = kernel.run(code, ok=False)
+        output = kernel.output(cell.msg_id)
+        assert cell.status == "error", code
+        assert f"sending to topic 'nums': {said}" in output, output
+        assert "cannot decode value as int" in output and "Nothing was sent" in output
+    kernel.run("%%send nums --key 8\n1\n2\n")
+
+    kernel.run("await until(lambda: len(typed) == 3)\nawait asyncio.sleep(0.2)")
+    assert kernel.eval("typed") == [["7", 5], ["8", 1], ["8", 2]]
+    rows = frame(kernel, "%streamkit peek nums")
+    assert [r["error"] for r in rows] == ["None"] * 3
+    assert kernel.eval("add_up.errors, app.monitor.decode_errors") == [0, {}]
+
+
+def test_send_cell_keys_each_row_from_a_field_or_the_index(
+    kernel: NotebookKernel,
+) -> None:
+    # The README's per-origin counter keyed by a DataFrame column, and a
+    # frame indexed by origin: the index is a field too.
+    kernel.run(
+        'counts = app.Table("per-origin", default=int)\n'
+        'flights = app.topic("flights", key_type=str)\n'
+        "await app.start()"
+    )
+    kernel.run(
+        "%%agent flights\n"
+        "async def count_origins(stream):\n"
+        "    async for origin, flight in stream.items():\n"
+        "        counts[origin] += 1\n"
+    )
+    origins = ["JFK", "EWR", "JFK"]
+    kernel.run(
+        "import pandas as pd\n"
+        f"df = pd.DataFrame({{'origin': {origins!r}, 'dep_delay': [4, -2, 7]}})"
+    )
+    kernel.run("%%send flights --key-field origin\ndf")
+    kernel.run("%%send flights --key-field origin\ndf.set_index('origin').head(2)")
+    kernel.run('%%send flights --key-field gate\n{"gate": 12, "origin": "LGA"}\n')
+    cell = kernel.run("%%send flights --key-field gate\ndf", ok=False)
+    assert "--key-field gate: record 1 has no field 'gate'" in kernel.output(
+        cell.msg_id
+    )
+
+    expected = Counter(origins) + Counter(origins[:2]) + Counter(["12"])
+    kernel.run(f"await until(lambda: sum(counts.values()) == {sum(expected.values())})")
+    kernel.run("await asyncio.sleep(0.2)")
+    assert kernel.eval("counts.as_dict()") == dict(expected)
+    assert kernel.eval("count_origins.errors") == 0
+    last = frame(kernel, "%streamkit peek flights -n 1")[0]
+    assert (last["key"], last["value"]) == ("12", "{'gate': 12, 'origin': 'LGA'}")
+
+
+def test_start_and_stop_say_when_there_is_nothing_to_do(kernel: NotebookKernel) -> None:
+    cell = kernel.run("%streamkit stop")
+    assert kernel.output(cell.msg_id).strip().endswith("is not running")
+    kernel.run("await app.start()")
+    cell = kernel.run("%streamkit start")
+    assert "is already running" in kernel.output(cell.msg_id)
+    kernel.run("%streamkit stop")
+    kernel.run("await until(lambda: not app.is_running)")
+    cell = kernel.run("%streamkit stop")
+    assert kernel.output(cell.msg_id).strip().endswith("is not running")
