@@ -11,6 +11,7 @@ import click
 from ..app import App
 from ..exceptions import ConfigurationError
 from ..transport import redact_url
+from ..wording import counted
 from .discovery import check_broker_url
 from .output import LOGLEVELS, run, setup_logging
 
@@ -26,11 +27,11 @@ async def serve(app: App) -> None:
 
     await app.start()
     logger.info(
-        "worker for app %s on %s: %d agents, %d tables; SIGINT or SIGTERM stops it",
+        "worker for app %s on %s: %s, %s; SIGINT or SIGTERM stops it",
         app.id,
         redact_url(app.conf.broker),
-        len(app.agents),
-        len(app.tables),
+        counted(len(app.agents), "agent"),
+        counted(len(app.tables), "table"),
     )
     signalled = asyncio.ensure_future(stop.wait())
     failed = asyncio.ensure_future(app.wait_failed())

@@ -226,7 +226,8 @@ async def test_app_main_runs_a_worker_that_stops_on_sigint(unique, tmp_path, spa
     assert worker.stop(signal.SIGINT, timeout=60) == 0
     log = worker.log()
     assert "Traceback" not in log, log[-3000:]
-    assert f"worker for app {app_id} on memory://" in log
+    # The module defines one agent (count) and one table (counts).
+    assert f"worker for app {app_id} on memory://: 1 agent, 1 table;" in log
     assert f"app {app_id}: stopped" in log
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from .figures import figure, figures_line, plural
+from ...wording import plural
+from .figures import figure, figures_line
 from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:

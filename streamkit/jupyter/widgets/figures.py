@@ -26,11 +26,6 @@ def format_number(value: float | int | None, *, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def plural(count: float | int | None, singular: str, many: str | None = None) -> str:
-    """``singular`` for exactly one, else ``many`` (``singular + "s"``)."""
-    return singular if count == 1 else (many or singular + "s")
-
-
 def figure(
     owner: str,
     name: str,

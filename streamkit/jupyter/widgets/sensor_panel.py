@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from .figures import figure, figures_line, format_number, plural, sparkline
+from ...wording import plural
+from .figures import figure, figures_line, format_number, sparkline
 from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ...tables.table import key_order, row_of
-from .figures import figure, figures_line, plural
+from ...wording import plural
+from .figures import figure, figures_line
 from .refresh import LiveBox, refresher
 
 if TYPE_CHECKING:

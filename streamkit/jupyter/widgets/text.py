@@ -9,8 +9,8 @@ from __future__ import annotations
 from ...agents import Agent
 from ...app import App
 from ...tables.table import Table
+from ...wording import plural
 from ..status import AppStatus
-from .figures import plural
 
 TEXT_ROWS = 10
 
