@@ -184,14 +184,16 @@ class Table:
         """The contents as a DataFrame indexed by key, sorted by key.
 
         Record and dict values give one column per field; other values give
-        a single ``value`` column.
+        a single ``value`` column, which an empty table has too.
         """
         import pandas
 
         keys = sorted(self._data, key=key_order)
         rows = [row_of(self._data[key]) for key in keys]
-        frame = pandas.DataFrame(rows, index=pandas.Index(keys, name="key"))
-        return frame
+        index = pandas.Index(keys, name="key")
+        if not rows:
+            return pandas.DataFrame({"value": []}, index=index)
+        return pandas.DataFrame(rows, index=index)
 
     # -- partitions and the changelog ------------------------------------
 

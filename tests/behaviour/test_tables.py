@@ -34,6 +34,12 @@ async def test_table_counts_recover_from_coalesced_changelog(make_app, unique):
     sent = random_words(2000)
     expected = Counter(sent)
     async with app.running():
+        empty = counts.as_dataframe()
+        assert (list(empty.columns), empty.index.name, len(empty)) == (
+            ["value"],
+            "key",
+            0,
+        )
         for word in sent:
             await words_topic.send(key=word, value=word)
         await wait_for(
