@@ -84,6 +84,10 @@ class Scheduled:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def take_counts(self, replaced: Scheduled) -> None:
+        """Go on counting from the job this one replaces."""
+        self.runs, self.errors = replaced.runs, replaced.errors
+
     @property
     def waits_for_leadership(self) -> bool:
         """True for a job that starts only on the leader (a leader task)."""
@@ -318,8 +322,12 @@ class Scheduler:
         return any(job.on_leader for job in self.jobs.values())
 
     def add(self, job: Scheduled) -> Scheduled:
-        """Register a job; one with the same name is replaced (and restarted)."""
+        """Register a job; one with the same name is replaced (and restarted),
+        and its counts (runs, errors) go on in the new one, as an agent's do
+        when it is redefined."""
         old = self.jobs.get(job.name)
+        if old is not None:
+            job.take_counts(old)
         self.jobs[job.name] = job
         if job.on_leader:
             self.app.conductor.leader_wanted()
@@ -338,6 +346,7 @@ class Scheduler:
 
     async def _replace(self, old: Scheduled, new: Scheduled) -> None:
         await old.stop()
+        new.take_counts(old)  # a run the old job finished while it stopped
         if self.started and self.jobs.get(new.name) is new and self._may_start(new):
             new.start()
 

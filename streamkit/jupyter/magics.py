@@ -328,6 +328,7 @@ class StreamkitMagics(Magics):
         )
         name = args.name or defined.name
 
+        replacing = name in app.scheduler.jobs
         job = self._register(
             defined,
             lambda: app.timer(seconds, name=name, context=contextvars.copy_context())(
@@ -337,7 +338,12 @@ class StreamkitMagics(Magics):
         install_error_hook(self.shell, job)
         self.shell.user_ns[defined.name] = job
 
-        when = "running" if app.is_running else "it starts with the app"
+        if not app.is_running:
+            when = "it starts with the app"
+        elif replacing:
+            when = "replaced live: the new body runs from the next tick"
+        else:
+            when = "running"
         sys.stdout.write(f"timer {name!r} every {seconds:g}s: {when}\n")
 
     def _register(self, defined: CellFunction, register: Any) -> Any:

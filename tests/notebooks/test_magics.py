@@ -246,7 +246,8 @@ def test_timer_cell_fires_and_rerun_swaps_it(kernel: NotebookKernel) -> None:
     kernel.run("await until(lambda: len(ticks) >= 3, timeout=5)")
     assert kernel.eval("type(tick).__name__, tick.interval") == ["Timer", 0.2]
 
-    kernel.run("%%timer 0.2\nasync def tick():\n    ticks.append('b')\n")
+    swap = kernel.run("%%timer 0.2\nasync def tick():\n    ticks.append('b')\n")
+    assert "replaced live" in kernel.output(swap.msg_id)
     kernel.run(
         "await until(lambda: ticks.count('b') >= 3, timeout=5)\n"
         "a_after_swap = ticks.count('a')\n"
@@ -254,6 +255,8 @@ def test_timer_cell_fires_and_rerun_swaps_it(kernel: NotebookKernel) -> None:
     )
     assert kernel.eval("ticks.count('a') == a_after_swap")
     assert kernel.eval("len(app.scheduler.jobs)") == 1
+    # The replaced timer's runs go on counting in the new one.
+    assert kernel.eval("tick.runs == len(ticks)")
 
     for line in ("%%timer zero", "%%timer -1", "%%timer"):
         cell = kernel.run(
