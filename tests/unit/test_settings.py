@@ -341,6 +341,67 @@ def test_user_info_after_the_first_host_is_refused_without_echoing_it() -> None:
     assert PASSWORD not in str(info.value)
 
 
+@pytest.mark.parametrize("char", ["/", "#", "?"])
+def test_a_password_character_that_ends_the_hosts_asks_for_percent_encoding(
+    char: str,
+) -> None:
+    password = PASSWORD[:6] + char + PASSWORD[6:]
+
+    with pytest.raises(ConfigurationError) as info:
+        make(broker=f"kafka://alice:{password}@h:9092")
+
+    message = str(info.value)
+    assert message == (
+        "broker 'kafka://***@h:9092' has a character in its user-info that must "
+        "be percent-encoded: write / as %2F, # as %23, ? as %3F and @ as %40"
+    )
+    assert PASSWORD[:6] not in message
+    assert PASSWORD[6:] not in message
+
+
+def test_a_percent_encoded_password_character_is_decoded() -> None:
+    settings = make(broker="kafka://alice:pa%2Fss%23%3F@h:9092")
+
+    assert settings.broker == "kafka://h:9092"
+    assert settings.broker_credentials == SASLCredentials("alice", "pa/ss#?")
+
+
+@pytest.mark.parametrize("separator", [";", ","])
+def test_user_info_given_again_after_a_host_is_refused(separator: str) -> None:
+    broker = f"kafka://alice:{PASSWORD}@h1:1{separator}bob:other-{PASSWORD}@h2:2"
+
+    with pytest.raises(ConfigurationError) as info:
+        make(broker=broker)
+
+    message = str(info.value)
+    assert message == (
+        "broker 'kafka://***@h2:2' has user-info after its first host; user-info "
+        "may come only once, before the first host: "
+        "kafka://USER:PASSWORD@host1:9092;host2:9092"
+    )
+    assert PASSWORD not in message
+
+
+def test_user_info_in_a_later_url_of_a_list_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        make(broker=["kafka://h1:1", f"kafka://alice:{PASSWORD}@h2:2"])
+
+    message = str(info.value)
+    assert "['kafka://h1:1', 'kafka://***@h2:2'] has user-info after" in message
+    assert PASSWORD not in message
+
+
+def test_user_info_mistakes_in_the_environment_name_the_variable() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        make(env={"STREAMKIT_BROKER": f"kafka://alice:{PASSWORD}/x@h:9092"})
+
+    assert str(info.value).startswith(
+        "environment variable STREAMKIT_BROKER: broker 'kafka://***@h:9092' has "
+        "a character in its user-info that must be percent-encoded"
+    )
+    assert PASSWORD not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("broker", "bootstrap"),
     [
