@@ -79,12 +79,9 @@ def export(ctx: click.Context, notebook: Path, output: str, as_json: bool) -> No
         note(_one_line(module, notebook))
         return
     try:
-        target.write_text(module.code)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot write {target}: {exc.strerror}; choose a path in an "
-            "existing folder you can write to"
-        ) from None
+        module.write(target)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
     data = summary(module, str(target))
     emit(data, lambda: _table(data), as_json=wants_json(ctx, as_json))
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..exceptions import ExportError
 from .cells import CellCode
 from .source import Unit, awaits, loaded_names
 
@@ -40,6 +42,21 @@ class ExportedModule:
             (len(self.tasks), "task"),
         ]
         return ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts)
+
+    def write(self, path: str | Path) -> None:
+        """Write the module's code to ``path``.
+
+        Raises:
+            ExportError: the file cannot be written (a missing folder, no
+                permission); the message names the path.
+        """
+        try:
+            Path(path).write_text(self.code)
+        except OSError as exc:
+            raise ExportError(
+                f"cannot write {path}: {exc.strerror or exc}; choose a path in "
+                "an existing folder you can write to"
+            ) from None
 
 
 @dataclass

@@ -39,7 +39,8 @@ def export_current_notebook(shell: Any, args: argparse.Namespace) -> None:
     """Write ``args.module`` from the notebook (see the module docstring).
 
     Raises :class:`UsageError` for a target that is not a ``.py`` file, a
-    notebook that cannot be read, or cells that cannot be exported.
+    notebook that cannot be read, cells that cannot be exported, or a
+    target that cannot be written.
     """
     target = Path(args.module)
     if target.suffix != ".py":
@@ -64,10 +65,10 @@ def export_current_notebook(shell: Any, args: argparse.Namespace) -> None:
                 module_name=target.stem,
                 strict=False,
             )
+        module.write(target)
     except ExportError as exc:
         raise UsageError(f"%streamkit export: {exc}") from None
 
-    target.write_text(module.code)
     sys.stdout.write(_report(module, source, target))
 
 

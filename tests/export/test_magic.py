@@ -97,3 +97,18 @@ def test_export_of_an_unexportable_notebook_fails_the_cell(kernel, tmp_path):
     assert cell.status == "error"
     assert "no cell creates a streamkit.App" in kernel.output(cell.msg_id)
     assert not (tmp_path / "out.py").exists()
+
+
+def test_export_to_a_path_it_cannot_write_is_a_usage_error(kernel, tmp_path):
+    target = tmp_path / "no-such-folder" / "x.py"
+
+    cell = kernel.run(f"%streamkit export {target} --history", ok=False)
+
+    output = kernel.output(cell.msg_id)
+    assert cell.reply["ename"] == "UsageError"
+    assert (
+        f"%streamkit export: cannot write {target}: No such file or directory; "
+        "choose a path in an existing folder you can write to"
+    ) in output
+    assert "Traceback" not in output
+    assert "FileNotFoundError" not in output
