@@ -9,6 +9,12 @@ Redefining an agent (re-running its notebook cell, or calling
 message: the buffer stays, the old actors' streams end after their current
 event, and the new actors start once the old ones are gone, so they continue
 with the next event.
+
+An agent's function must loop over its stream for as long as the App runs.
+When it returns anyway (or fails before reading an event) and no actor of
+the agent is left, the agent ends: its topic's messages stop waiting for
+it, what it had buffered is committed unprocessed and counted in
+``skipped``, and a warning says so.  Redefining it starts it again.
 """
 
 from __future__ import annotations
@@ -60,6 +66,11 @@ class Agent:
         self.generation = 0
         self.stopping = True
         self.processed = 0
+        #: Events committed without being processed because the agent ended.
+        self.skipped = 0
+        #: True once the agent ended while the App ran (see the module
+        #: docstring), until it is redefined or the App stops.
+        self.returned = False
         self.errors = 0
         #: The latest error, ``"ValueError: ... at topic[p]@offset"``.
         self.last_error: str | None = None
@@ -68,6 +79,8 @@ class Agent:
         self.error_hooks: list[ErrorHook] = []
         self._actors: list[asyncio.Task[None]] = []
         self._swap: asyncio.Task[None] | None = None
+        # ``processed`` when the running definition started, for the warning.
+        self._processed_before = 0
         self._configure(fun, concurrency, sinks, context)
 
     def _configure(
@@ -91,7 +104,9 @@ class Agent:
         self.__doc__ = fun.__doc__
 
     def __repr__(self) -> str:
-        state = "running" if self._actors else "stopped"
+        state = "running" if self.running else "stopped"
+        if self.returned:
+            state = "returned"
         return (
             f"<Agent {self.name!r} topic={self.topic.name!r} "
             f"concurrency={self.concurrency} {state}>"
@@ -110,6 +125,16 @@ class Agent:
         """Send a record to this agent's topic."""
         return await self.topic.send(key=key, value=value, partition=partition)
 
+    async def deliver(self, events: list[Event]) -> None:
+        """Buffer events fetched for this agent; waits while the buffer is full.
+
+        Events that arrive once the agent has ended are acknowledged without
+        being processed and counted in :attr:`skipped`.
+        """
+        refused = await self.buffer.put_many(events)
+        if refused:
+            self._skip(refused)
+
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
@@ -125,6 +150,8 @@ class Agent:
             self._swap.cancel()
         await self._retire(self._actors)
         self._actors = []
+        # The next start runs the function again, whatever it did this time.
+        self._resume()
 
     def redefine(
         self,
@@ -147,6 +174,9 @@ class Agent:
         )
         if self.stopping:
             return
+        if self.returned:
+            self._resume()
+            self.app.conductor.agents_changed()
 
         old_actors = self._actors
         self._actors = []
@@ -186,6 +216,7 @@ class Agent:
     def _spawn_actors(self) -> None:
         loop = asyncio.get_running_loop()
         generation = self.generation
+        self._processed_before = self.processed
         for index in range(self.concurrency):
             coro = self._run_actor(Stream(self, self.buffer, generation), index)
             if self.context is not None:
@@ -219,6 +250,7 @@ class Agent:
                             self.name,
                             index,
                         )
+                        self._actor_ended(stream, failed=True)
                         return
                     stream.ack_failed()
                     continue
@@ -229,10 +261,71 @@ class Agent:
                         self.name,
                         index,
                     )
+                self._actor_ended(stream, failed=False)
                 return
         except asyncio.CancelledError:
             stream.release()
             raise
+
+    def _actor_ended(self, stream: Stream, *, failed: bool) -> None:
+        stream.finish()
+        # Retired streams end because of a redefinition or a stop; with the
+        # App stopping, a function returning is part of the stop.
+        if stream.retired or self.app.should_stop:
+            return
+        this = asyncio.current_task()
+        if any(not task.done() for task in self._actors if task is not this):
+            return  # the other actors go on with the shared buffer
+        self._end(failed=failed)
+
+    def _end(self, *, failed: bool) -> None:
+        # Nothing reads the buffer any more: unless it is emptied and the
+        # agent taken off the routes, the offsets of its topic wait forever
+        # and so does the consumer, blocked on a full buffer.
+        left = self.buffer.close()
+        self._skip(left)
+        self.returned = True
+        self.app.conductor.agents_changed()
+
+        why, advice = self._why_ended(failed)
+        logger.warning(
+            "agent %s: %s, so it no longer reads topic %r; the %s left in "
+            "its buffer are committed without it (%s.skipped counts every "
+            "event it skipped). %s; re-run its cell or redefine the agent to "
+            "start it again",
+            self.name,
+            why,
+            self.topic.name,
+            _events(len(left)),
+            self.name,
+            advice,
+        )
+
+    def _why_ended(self, failed: bool) -> tuple[str, str]:
+        if failed:
+            return (
+                "its function failed before reading an event",
+                "Fix the error it raised",
+            )
+        if inspect.isasyncgenfunction(self.fun):
+            ended = "generator ended"
+        else:
+            ended = "function returned"
+        count = _events(self.processed - self._processed_before)
+        return (
+            f"its {ended} after {count}",
+            "An agent must loop over its stream (`async for value in stream:`) "
+            "for as long as the App runs",
+        )
+
+    def _skip(self, events: list[Event]) -> None:
+        for event in events:
+            event.ack()
+        self.skipped += len(events)
+
+    def _resume(self) -> None:
+        self.returned = False
+        self.buffer.reopen()
 
     async def _call(self, stream: Stream) -> None:
         result = self.fun(stream)
@@ -283,3 +376,7 @@ class Agent:
                 hook(self, exc, event)
             except Exception:
                 logger.exception("agent %s: an error hook failed", self.name)
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"

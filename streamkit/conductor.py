@@ -167,13 +167,16 @@ class Conductor:
     # -- routing -----------------------------------------------------------
 
     def _build_routes(self) -> dict[str, list[Agent]]:
+        # An agent that ended (its function returned) reads nothing: its
+        # topic's offsets must not wait for it.
         routes: dict[str, list[Agent]] = defaultdict(list)
         for agent in self.app.agents.values():
-            routes[agent.topic.name].append(agent)
+            if not agent.returned:
+                routes[agent.topic.name].append(agent)
         return dict(routes)
 
     def agents_changed(self) -> None:
-        """Re-route after an agent was added or redefined while running."""
+        """Re-route after an agent was added, redefined or ended while running."""
         self._routes = self._build_routes()
         running = self._committer is not None
         if running and self._subscription() != self._topics:
@@ -238,9 +241,15 @@ class Conductor:
         deliveries: dict[Agent, list[Event]] = {}
 
         for message in messages:
-            agents = routes.get(message.topic, ())
             tp = TP(message.topic, message.partition)
             fetched[tp] = message.offset + 1
+            agents = routes.get(message.topic)
+            if not agents:
+                # Its last agent ended or moved, and the consumer is about
+                # to leave the topic: the offset stays uncommitted, so the
+                # message is read again when an agent reads the topic again.
+                track(tp, message.offset, 1).dropped = True
+                continue
             pending = track(tp, message.offset, len(agents))
             for agent in agents:
                 codec = agent.topic.codec
@@ -258,7 +267,7 @@ class Conductor:
 
         monitor.on_messages_received(messages)
         for agent, events in deliveries.items():
-            await agent.buffer.put_many(events)
+            await agent.deliver(events)
 
     def _report_undecodable(self, agent: Agent, message: Message, exc: Exception):
         self.app.monitor.on_decode_error(message.topic, message.partition)

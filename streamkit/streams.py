@@ -8,13 +8,17 @@ messages (``stream_buffer_maxsize``).
 An event is acknowledged when its actor asks for the next one, so an offset
 is only committed once the body of the ``async for`` loop has finished with
 it, as in Faust.
+
+A buffer is closed when its agent ends (its function returned while the App
+ran): nothing reads it any more, so it refuses events instead of making the
+consumer wait for room that never comes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +43,8 @@ class StreamBuffer:
         self._events: deque[Event] = deque()
         self._not_empty: asyncio.Event | None = None
         self._not_full: asyncio.Event | None = None
+        #: True once the agent ended: events are refused, not buffered.
+        self.closed = False
         self.full_waits = 0
         #: ``full_waits`` by the topic partition of the event being put.
         self.full_waits_by_tp: Counter[TP] = Counter()
@@ -54,19 +60,36 @@ class StreamBuffer:
             self._not_full = asyncio.Event()
         return self._not_empty, self._not_full
 
-    async def put_many(self, events: Iterable[Event]) -> None:
-        """Append events; waits while the buffer is at ``maxsize``."""
+    async def put_many(self, events: list[Event]) -> list[Event]:
+        """Append events; waits while the buffer is at ``maxsize``.
+
+        Returns the events it did not append because the buffer is closed,
+        or was closed while it waited for room (empty when all were put).
+        """
+        if self.closed:
+            return events
         not_empty, not_full = self._signals()
-        for event in events:
-            while len(self._events) >= self.maxsize:
-                self.full_waits += 1
-                self.full_waits_by_tp[event.message.tp] += 1
-                not_full.clear()
-                not_empty.set()
-                await not_full.wait()
+        for index, event in enumerate(events):
+            if len(self._events) >= self.maxsize:
+                await self._wait_for_room(event, not_empty, not_full)
+                # close() can only run while this waits for room, so a
+                # closed buffer shows up here, never between two appends.
+                if self.closed:
+                    return events[index:]
             self._events.append(event)
         if self._events:
             not_empty.set()
+        return []
+
+    async def _wait_for_room(
+        self, event: Event, not_empty: asyncio.Event, not_full: asyncio.Event
+    ) -> None:
+        while len(self._events) >= self.maxsize and not self.closed:
+            self.full_waits += 1
+            self.full_waits_by_tp[event.message.tp] += 1
+            not_full.clear()
+            not_empty.set()
+            await not_full.wait()
 
     def take_nowait(self) -> Event | None:
         events = self._events
@@ -111,6 +134,18 @@ class StreamBuffer:
             self._not_full.set()
         return dropped
 
+    def close(self) -> list[Event]:
+        """Refuse events from now on; remove and return those buffered.
+
+        A put waiting for room wakes and returns what it could not append.
+        """
+        self.closed = True
+        return self.drop(lambda e: False)
+
+    def reopen(self) -> None:
+        """Accept events again (the agent was started again)."""
+        self.closed = False
+
 
 class StreamRetired(Exception):
     """Raised inside an actor whose agent was redefined; ends its loop."""
@@ -129,6 +164,8 @@ class Stream:
         self.buffer = buffer
         self.generation = generation
         self.current_event: Event | None = None
+        # The list take() yielded last, until it is acknowledged.
+        self._held: list[Event] = []
         self._handed_out = 0
         # Runtime sampling (see streamkit.sensors): the event being timed.
         self._sample_in = 1
@@ -201,6 +238,21 @@ class Stream:
         """The body raised on the current event: it is done, as an error."""
         self._ack_current()
 
+    def finish(self) -> None:
+        """The function returned: the events it was handed are processed.
+
+        Without this, an event a function returned (or broke out of its
+        loop) on would never be acknowledged, and its offset never committed.
+        """
+        held, self._held = self._held, []
+        unacked = [event for event in held if not event.acked]
+        if unacked:
+            self._ack_batch(unacked)
+        event = self.current_event
+        if event is not None and event.acked:
+            self.current_event = None  # take() acknowledged it with its list
+        self._ack_current()
+
     def __aiter__(self) -> Stream:
         return self
 
@@ -254,6 +306,7 @@ class Stream:
             except StopAsyncIteration:
                 if batch:
                     started = perf_counter() if self._timed is not None else None
+                    self._held = batch
                     yield [e.value for e in batch]
                     self._ack_batch(batch, started)
                 return
@@ -265,6 +318,7 @@ class Stream:
 
             if len(batch) >= max_ or (event is None and batch):
                 started = perf_counter() if self._timed is not None else None
+                self._held = batch
                 yield [e.value for e in batch]
                 self._ack_batch(batch, started)
                 batch = []
@@ -277,6 +331,7 @@ class Stream:
         return await self.next_event(timeout)
 
     def _ack_batch(self, batch: list[Event], started: float | None = None) -> None:
+        self._held = []
         for event in batch:
             event.ack()
         self.agent.processed += len(batch)

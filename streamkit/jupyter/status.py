@@ -13,10 +13,19 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..agents import Agent
 from ..app import App, describe_failure
 from ..transport import redact_url
 
-AGENT_COLUMNS = ("agent", "topic", "concurrency", "processed", "errors", "buffered")
+AGENT_COLUMNS = (
+    "agent",
+    "topic",
+    "concurrency",
+    "processed",
+    "errors",
+    "buffered",
+    "running",
+)
 JOB_COLUMNS = ("job", "kind", "every (s)", "runs", "errors", "running")
 TABLE_COLUMNS = ("table", "keys")
 FAILURE_HEAD = "stopped after an error it cannot recover from"
@@ -55,6 +64,7 @@ class AppStatus:
                 a.processed,
                 a.errors,
                 len(a.buffer),
+                _running(a),
             )
             for a in app.agents.values()
         ]
@@ -118,6 +128,13 @@ class AppStatus:
         for columns, rows in self._sections():
             parts.append(_html_table(columns, rows))
         return "\n".join(parts)
+
+
+def _running(agent: Agent) -> str:
+    # "returned": its function ended while the App ran (see streamkit.agents).
+    if agent.returned:
+        return "returned"
+    return "yes" if agent.running else "no"
 
 
 def _text_table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
