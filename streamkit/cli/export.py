@@ -26,7 +26,13 @@ def summary(module: ExportedModule, output: str) -> dict[str, Any]:
         "timers": module.timers,
         "tasks": module.tasks,
         "cells": [
-            {"cell": c.number, "exported": c.kept, "what": c.what} for c in module.cells
+            {
+                "cell": c.number,
+                "exported": c.kept,
+                "what": c.what,
+                "warnings": c.warnings,
+            }
+            for c in module.cells
         ],
     }
 
@@ -77,6 +83,9 @@ def export(ctx: click.Context, notebook: Path, output: str, as_json: bool) -> No
     if to_stdout:
         click.echo(module.code, nl=False)
         note(_one_line(module, notebook))
+        for cell in module.cells:
+            for warning in cell.warnings:
+                note(f"cell {cell.number}: {warning}")
         return
     try:
         module.write(target)
@@ -97,7 +106,6 @@ def _one_line(module: ExportedModule, notebook: Path) -> str:
 def _table(data: dict[str, Any]) -> Any:
     shown = rich_table(f"{data['module']}, cell by cell", "cell", "exported", "as")
     for cell in data["cells"]:
-        shown.add_row(
-            str(cell["cell"]), "yes" if cell["exported"] else "no", cell["what"]
-        )
+        what = "; ".join([cell["what"], *cell["warnings"]])
+        shown.add_row(str(cell["cell"]), "yes" if cell["exported"] else "no", what)
     return shown

@@ -37,6 +37,12 @@ The rules, cell by cell, in notebook order (markdown cells are ignored):
   overrides both); ``app.conf.<setting> = v`` becomes a default the
   ``STREAMKIT_<SETTING>`` variable overrides, and ``os.environ["STREAMKIT_X"]
   = v`` becomes ``os.environ.setdefault(...)``.
+- Secrets stay in the notebook (:mod:`.redaction`): a URL with user-info in
+  a string literal (``"kafka://user:pw@host:9092"``) is written without it,
+  and the cell's outcome says to give it to the worker as
+  ``STREAMKIT_BROKER=kafka://USER:PASSWORD@host:9092``; a non-empty string
+  literal passed as a keyword naming a password, secret, token or api_key
+  (``sasl_plain_password="..."``) is an error: read it from ``os.environ``.
 - Top-level imports of every cell, kept ones or not, are gathered; the ones
   the exported code reads are written once at the top, sorted as ruff's
   isort rules expect.  Code that needs IPython (``display``,

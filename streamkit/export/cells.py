@@ -71,6 +71,8 @@ class CellCode:
     handler: Handler | None = None
     magic: str | None = None
     removed: list[str] = field(default_factory=list)
+    #: rows of the cell above the code's first row (the ``%%`` line)
+    offset: int = 0
 
 
 def read_notebook(path: str | Path) -> list[NotebookCell]:
@@ -110,18 +112,20 @@ def parse_cell(cell: NotebookCell) -> CellCode:
         ExportError: the options of an ``%%agent`` or ``%%timer`` line are
             ones the magic would refuse.
     """
-    lines = cell.source.lstrip("\n").split("\n")
+    source = cell.source.lstrip("\n")
+    lines = source.split("\n")
     first = lines[0].strip() if lines else ""
     if first.startswith("%%"):
         magic, _, line = first[2:].partition(" ")
         body = "\n".join(lines[1:])
+        offset = len(cell.source) - len(source) + 1
         if magic in ("agent", "timer"):
             handler = parse_handler(magic, line.strip(), cell.number)
-            return CellCode(cell, "handler", body, handler=handler)
+            return CellCode(cell, "handler", body, handler=handler, offset=offset)
         if magic not in TRANSPARENT_CELL_MAGICS:
-            return CellCode(cell, "magic", body, magic=magic)
+            return CellCode(cell, "magic", body, magic=magic, offset=offset)
         code, removed = strip_notebook_lines(body)
-        return CellCode(cell, "plain", code, removed=[first, *removed])
+        return CellCode(cell, "plain", code, removed=[first, *removed], offset=offset)
 
     code, removed = strip_notebook_lines(cell.source)
     return CellCode(cell, "plain", code, removed=removed)

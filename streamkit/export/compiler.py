@@ -10,7 +10,9 @@ The steps, in order (each needs the one before):
 4. keep the last definition of each handler;
 5. keep a display cell only when kept code needs a name it defines, then
    the last definition of each plain function or class;
-6. write the module (:mod:`.writer`): decorators, tasks for top-level
+6. keep secrets out of what is kept (:mod:`.redaction`): refuse a literal
+   password, leave URL user-info out;
+7. write the module (:mod:`.writer`): decorators, tasks for top-level
    ``await``, the imports in use, ``app.main()``.
 """
 
@@ -23,6 +25,7 @@ from ..exceptions import ExportError
 from .cells import EXPORT_TAG, SKIP_TAG, Handler, NotebookCell, parse_cell
 from .imports import ImportPool
 from .plan import CellOutcome, CellPlan, ExportedModule, reads
+from .redaction import leave_out_user_info, refuse_secret_keywords
 from .source import Unit, awaits, bound_names, import_time_names, split_units
 from .writer import ModuleWriter
 
@@ -46,8 +49,9 @@ def compile_cells(
 
     Raises:
         ExportError: a cell that does not compile (``strict``), an
-            ``%%agent``/``%%timer`` cell the magic would refuse, no App, or
-            kept code that needs IPython.  The message names the cell.
+            ``%%agent``/``%%timer`` cell the magic would refuse, no App,
+            kept code that needs IPython, or a password written as a literal
+            keyword argument.  The message names the cell.
     """
     pool = ImportPool()
     parsed: list[CellPlan] = []
@@ -73,6 +77,10 @@ def compile_cells(
     _keep_last_handlers(parsed, app)
     _keep_needed_display_cells(parsed, app)
     _keep_last_definitions(parsed)
+    for found in parsed:
+        refuse_secret_keywords(found)
+    for found in parsed:
+        leave_out_user_info(found, module_name)
 
     module = ModuleWriter(parsed, app, pool, source_name, module_name).write()
     for found in parsed:
@@ -406,7 +414,7 @@ def _read_between(parsed: list[CellPlan], first: Unit, second: Unit, name: str) 
 
 def _outcome(found: CellPlan, module: ExportedModule) -> CellOutcome:
     if found.dropped:
-        return CellOutcome(found.number, False, found.dropped)
+        return CellOutcome(found.number, False, found.dropped, found.warnings)
     handler, fun = found.code.handler, found.handler_fun
     if handler is not None and fun is not None:
         what = f"{handler.magic} {handler.name or fun.name}"
@@ -414,4 +422,5 @@ def _outcome(found: CellPlan, module: ExportedModule) -> CellOutcome:
         what = f"task cell_{found.number}"
     else:
         what = "code"
-    return CellOutcome(found.number, True, "; ".join([what, *found.notes]))
+    what = "; ".join([what, *found.notes])
+    return CellOutcome(found.number, True, what, found.warnings)

@@ -17,11 +17,16 @@ from .source import Unit, awaits, loaded_names
 
 @dataclass
 class CellOutcome:
-    """What one cell became: ``kept`` True with a summary, or the reason."""
+    """What one cell became: ``kept`` True with a summary, or the reason.
+
+    ``warnings`` say what the module lacks that the notebook had, and what
+    to do about it (user-info left out of a URL).
+    """
 
     number: int
     kept: bool
     what: str
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +81,8 @@ class CellPlan:
     dropped: str | None = None
     topic_is_variable: bool = False
     notes: list[str] = field(default_factory=list)
+    #: for the report only, unlike notes (also in the module's comments)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def number(self) -> int:

@@ -67,6 +67,18 @@ class Unit:
         self.lines = [line for s in stmts for line in ast.unparse(s).split("\n")]
         self.in_string = frozenset()
 
+    def edit(self, lines: list[str]) -> None:
+        """Write the same statements as ``lines`` (a literal changed in place).
+
+        ``stmts`` keep the rows they were parsed at: rows after a literal
+        that lost lines no longer match them.
+        """
+        self.lines = lines
+        self.last = self.first + len(lines) - 1
+        self.in_string = frozenset(
+            row + self.first - 1 for row in _string_rows("\n".join(lines))
+        )
+
 
 def split_units(code: str, tree: ast.Module) -> list[Unit]:
     """The top-level statements of ``tree`` (parsed from ``code``) as units."""

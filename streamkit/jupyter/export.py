@@ -99,6 +99,7 @@ def _report(module: ExportedModule, source: str, target: Path) -> str:
     lines = [
         f"exported {source} to {target}: {module.contents()}",
         *(f"  cell {c.number} left out: {c.what}" for c in left_out),
+        *(f"  cell {c.number}: {w}" for c in module.cells for w in c.warnings),
         f"run it with: streamkit -A {target.stem} worker",
     ]
     return "\n".join(lines) + "\n"

@@ -112,3 +112,30 @@ def test_export_to_a_path_it_cannot_write_is_a_usage_error(kernel, tmp_path):
     ) in output
     assert "Traceback" not in output
     assert "FileNotFoundError" not in output
+
+
+def test_export_report_says_the_user_info_was_left_out_without_showing_it(
+    kernel, tmp_path
+):
+    path = tmp_path / "sec2.ipynb"
+    nbformat.write(
+        notebook(
+            "import streamkit\n"
+            'app = streamkit.App("sec2", broker="kafka://alice:s3cr3tPW@127.0.0.1:1")'
+        ),
+        path,
+    )
+    target = tmp_path / "sec2_worker.py"
+
+    cell = kernel.run(f"%streamkit export {target} --notebook {path}")
+
+    output = kernel.output(cell.msg_id)
+    assert (
+        "  cell 1: the user-info of kafka://127.0.0.1:1 was left out of the "
+        "module; give it to the worker in the environment: "
+        "STREAMKIT_BROKER=kafka://USER:PASSWORD@127.0.0.1:1 "
+        "streamkit -A sec2_worker worker\n"
+    ) in output
+    assert "s3cr3tPW" not in output
+    assert "alice" not in output
+    assert "s3cr3tPW" not in target.read_text()
