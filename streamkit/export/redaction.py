@@ -6,10 +6,13 @@ credentials, URL user-info) never appear in exports:
 - a URL with user-info in a string literal (``"kafka://alice:pw@h:9092"``)
   is written without it, the rest as written, and the cell's outcome says
   how to give the user and password to the worker instead; a URL in a
-  comment, or in a notebook-only line a cell's reason quotes, loses it too;
+  comment, or in a notebook-only line a cell's reason quotes, loses it too,
+  and so does the value of a secret-named ``NAME=VALUE`` a reason quotes
+  (``%env KAFKA_PASSWORD=***``);
 - a non-empty string literal passed as a keyword whose name says it is a
-  secret (``password=``, ``sasl_plain_password=``, ``api_key=``...) is an
-  error: nothing written in its place would work, while a value the
+  secret (``password=``, ``sasl_plain_password=``, ``api_key=``...), or
+  assigned to a secret-named item (``os.environ["KAFKA_PASSWORD"] = "pw"``),
+  is an error: nothing written in its place would work, while a value the
   notebook reads from ``os.environ`` is read by the module the same way.
 """
 
@@ -26,8 +29,20 @@ from ..exceptions import ExportError
 from .plan import CellPlan
 from .source import Unit
 
-#: A keyword argument whose name contains one of these holds a secret.
-SECRET_KEYWORD = re.compile(r"password|secret|token|api_key", re.IGNORECASE)
+#: A name one of whose underscore-separated words is one of these holds a
+#: secret: ``password``, ``sasl_plain_password``, ``access_token``,
+#: ``KAFKA_PASSWORD``, but not ``tokenizer``.
+SECRET_NAME = re.compile(
+    r"(?:^|_)(?:password|passwd|secret|token|api_?key)(?:_|$)", re.IGNORECASE
+)
+
+#: A secret-named ``NAME=VALUE`` or ``NAME VALUE`` (``%env KAFKA_PASSWORD=pw``,
+#: ``!export TOKEN=t``) in a line a dropped cell's reason quotes.
+_ASSIGNED_SECRET = re.compile(
+    r"\b((?:[A-Za-z0-9]+_)*(?:password|passwd|secret|token|api_?key)"
+    r"(?:_[A-Za-z0-9]+)*)\b(\s*=\s*|\s+)[^\s)]+",
+    re.IGNORECASE,
+)
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -91,35 +106,74 @@ def refuse_secret_keywords(found: CellPlan) -> None:
 
     Raises:
         ExportError: a call passes a non-empty string literal as a keyword
-            argument whose name says it is a secret (:data:`SECRET_KEYWORD`);
-            the message names the cell, the row and the keyword, never the
-            value.
+            argument whose name says it is a secret (:data:`SECRET_NAME`),
+            or assigns one to a secret-named item (``os.environ["TOKEN"] =
+            "t"``); the message names the cell, the row and the name, never
+            the value.
     """
     for unit in found.kept:
         for stmt in unit.stmts:
             for keyword in _keywords(stmt):
-                value = keyword.value
-                if not (isinstance(value, ast.Constant) and value.value):
-                    continue
-                if not isinstance(value.value, (str, bytes)):
+                if not _literal(keyword.value):
                     continue
                 name = str(keyword.arg)  # _keywords yields named ones only
                 var = "KAFKA_PASSWORD" if name.lower() == "password" else name.upper()
                 raise ExportError(
-                    f"cell {found.number}: line {value.lineno + found.code.offset}: "
-                    f"{name}= is given as a string literal, which the module "
-                    "would hold; read the value from the environment in the "
-                    f'notebook ({name}=os.environ["{var}"]) so the module reads '
-                    "it too"
+                    f"{_where(found, keyword.value)}: {name}= is given as a string "
+                    "literal, which the module would hold; read the value from "
+                    f'the environment in the notebook ({name}=os.environ["{var}"]) '
+                    "so the module reads it too"
                 )
+            for key, value in _secret_items(stmt):
+                if not _literal(value):
+                    continue
+                raise ExportError(
+                    f"{_where(found, value)}: [{key!r}] is assigned a string "
+                    "literal, which the module would hold; set it outside the "
+                    f"notebook (export {key}=... before starting Jupyter, and "
+                    "in the worker's environment) instead"
+                )
+
+
+def _where(found: CellPlan, node: ast.expr) -> str:
+    return f"cell {found.number}: line {node.lineno + found.code.offset}"
 
 
 def _keywords(stmt: ast.stmt) -> Iterator[ast.keyword]:
     for node in ast.walk(stmt):
         if isinstance(node, ast.Call):
             for keyword in node.keywords:
-                if keyword.arg and SECRET_KEYWORD.search(keyword.arg):
+                if keyword.arg and SECRET_NAME.search(keyword.arg):
                     yield keyword
+
+
+def _secret_items(stmt: ast.stmt) -> Iterator[tuple[str, ast.expr]]:
+    """``os.environ["KAFKA_PASSWORD"] = "pw"``: the key and the value assigned."""
+    for node in ast.walk(stmt):
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            key = target.slice if isinstance(target, ast.Subscript) else None
+            if (
+                isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+                and SECRET_NAME.search(key.value)
+            ):
+                yield key.value, node.value
+
+
+def _literal(value: ast.expr) -> bool:
+    return (
+        isinstance(value, ast.Constant)
+        and isinstance(value.value, (str, bytes))
+        and bool(value.value)
+    )
+
+
+def without_assigned_secrets(text: str) -> str:
+    """``text`` with the value of each secret-named ``NAME=VALUE`` masked."""
+
+    return _ASSIGNED_SECRET.sub(r"\1\2***", text)
 
 
 def leave_out_user_info(found: CellPlan, module_name: str | None) -> None:
@@ -133,6 +187,7 @@ def leave_out_user_info(found: CellPlan, module_name: str | None) -> None:
         urls += _clean_unit(unit)
     if found.dropped:
         found.dropped, _ = without_user_info(found.dropped)
+        found.dropped = without_assigned_secrets(found.dropped)
     for url in dict.fromkeys(urls):
         found.warnings.append(user_info_note(url, module_name))
 

@@ -171,7 +171,10 @@ def test_the_export_command_reports_the_user_info_without_showing_it(tmp_path):
 
 @pytest.mark.parametrize(
     "keyword",
-    ["password", "sasl_plain_password", "ssl_password", "Secret", "api_key", "TOKEN"],
+    [
+        *("password", "sasl_plain_password", "ssl_password", "Secret", "api_key"),
+        *("TOKEN", "access_token", "apikey", "passwd"),
+    ],
 )
 def test_a_literal_secret_keyword_is_refused_naming_cell_line_and_keyword(
     tmp_path, keyword
@@ -245,3 +248,34 @@ def test_secrets_read_from_the_environment_or_left_out_are_exported(tmp_path):
     )
     assert PASSWORD not in module.code
     assert all(not c.warnings for c in module.cells)
+
+
+def test_names_that_only_contain_a_secret_word_are_not_secrets(tmp_path):
+    module = export(
+        tmp_path,
+        SETUP,
+        'split = dict(tokenizer="words", secretary="ann", passwords_seen="3")',
+    )
+
+    assert "tokenizer='words'" in "\n".join(top_level(module.code))
+
+
+def test_a_literal_assigned_to_a_secret_environment_variable_is_refused(tmp_path):
+    with pytest.raises(ExportError) as info:
+        export(
+            tmp_path,
+            "import os\n" + SETUP,
+            f'os.environ["KAFKA_PASSWORD"] = "{PASSWORD}"',
+        )
+
+    message = str(info.value)
+    assert message.startswith("cell 2: line 1: ['KAFKA_PASSWORD'] is assigned")
+    assert "set it outside the notebook" in message
+    assert PASSWORD not in message
+
+
+def test_a_secret_set_with_env_is_masked_in_the_reason_that_quotes_it(tmp_path):
+    module = export(tmp_path, f"%env KAFKA_PASSWORD={PASSWORD}", SETUP)
+
+    assert module.cells[0].what == "notebook only (%env KAFKA_PASSWORD=***)"
+    assert PASSWORD not in module.code
