@@ -397,16 +397,20 @@ class Conductor:
 
     async def lag(self) -> dict[TP, int]:
         """Per assigned partition: records on the broker this App has not
-        fetched yet (before a partition's first fetch: those after the offset
-        this App last committed, or all of them).  What an agent has fetched
-        but not processed is in its buffer (``len(agent.buffer)``)."""
+        finished with, from its oldest unfinished one (fetched and waiting
+        for room in a buffer, buffered, or being processed) or else from
+        what it fetched last; before a partition's first fetch, from the
+        offset this App last committed (or all of them)."""
         if not self.assigned:
             return {}
         ends = await self.app.transport.end_offsets(self.assigned)
-        fetched, committed = self.fetched, self.committed
-        return {
-            tp: end - fetched.get(tp, committed.get(tp, 0)) for tp, end in ends.items()
-        }
+        return {tp: end - self._done_before(tp) for tp, end in ends.items()}
+
+    def _done_before(self, tp: TP) -> int:
+        unfinished = self.tracker.oldest_unfinished(tp)
+        if unfinished is not None:
+            return unfinished
+        return self.fetched.get(tp, self.committed.get(tp, 0))
 
 
 def _describe(tps: set[TP]) -> str:

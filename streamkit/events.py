@@ -99,6 +99,14 @@ class OffsetTracker:
                 offsets[tp] = last + 1
         return offsets
 
+    def oldest_unfinished(self, tp: TP) -> int | None:
+        """The first offset of ``tp`` fetched and not finished yet (a dropped
+        one included: it is read again), if any."""
+        for pending in self._partitions.get(tp, ()):
+            if pending.remaining > 0:
+                return pending.offset
+        return None
+
     def in_flight(self, tps: set[TP]) -> int:
         """Messages of ``tps`` being processed, before the first dropped one."""
         count = 0

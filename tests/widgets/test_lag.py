@@ -1,5 +1,5 @@
-"""Consumer lag as the agent widgets show it: records not fetched yet plus
-those waiting in the agent's buffer."""
+"""Consumer lag as the agent widgets show it: every record on the broker the
+App has not finished with, fetched or not."""
 
 from __future__ import annotations
 
@@ -33,14 +33,13 @@ async def test_lag_counts_what_the_agent_still_has_to_do(unique):
                 break
             await asyncio.sleep(0.01)
 
-        # All fetched: nothing left on the broker, 39 waiting in the buffer
-        # (the 40th is in the agent's hands).
-        unfetched = await app.conductor.lag()
-        assert sum(unfetched.values()) == 0
-        assert {tp.topic for tp in unfetched} == {"numbers"}
+        # All fetched: 39 waiting in the buffer and 1 in the agent's hands.
+        lag = await app.conductor.lag()
+        assert sum(lag.values()) == 40
+        assert {tp.topic for tp in lag} == {"numbers"}
         await refresher.probe(app).update(now=float("inf"))
         view.refresh()
-        assert 'data-figure="lag" data-value="39"' in view.figures.value
+        assert 'data-figure="lag" data-value="40"' in view.figures.value
 
         release.set()
         for _ in range(500):
@@ -50,3 +49,36 @@ async def test_lag_counts_what_the_agent_still_has_to_do(unique):
         await refresher.probe(app).update(now=float("inf"))
         view.refresh()
         assert 'data-figure="lag" data-value="0"' in view.figures.value
+
+
+async def test_lag_counts_records_fetched_while_the_buffer_is_full(unique):
+    # A small buffer and a slow agent: most fetched records wait for room,
+    # in no buffer yet, and are still the agent's work to do.
+    app = streamkit.App(
+        f"lag-full-{unique}",
+        broker=f"memory://lag-full-{unique}",
+        broker_commit_interval=600,
+        stream_buffer_maxsize=10,
+        web_enabled=False,
+    )
+    topic = app.topic("numbers", value_type=int, partitions=1)
+    release = asyncio.Event()
+
+    @app.agent(topic)
+    async def slow(stream):
+        async for _value in stream:
+            await release.wait()
+
+    async with app.running():
+        sent = 200
+        for value in range(sent):
+            await topic.send(value=value)
+        for _ in range(200):
+            if slow.buffer.full_waits:
+                break
+            await asyncio.sleep(0.01)
+        assert len(slow.buffer) == 10 and slow.processed == 0
+
+        lag = await app.conductor.lag()
+        assert sum(lag.values()) == sent - slow.processed
+        release.set()

@@ -64,8 +64,7 @@ class AgentView(LiveBox):
         monitor = agent.app.monitor
         buffered, maxsize = len(agent.buffer), agent.buffer.maxsize
         rate = monitor.events_per_second(agent.name)
-        unfetched = self._probe.lag(agent.topic.name)
-        lag = None if unfetched is None else unfetched + buffered
+        lag = self._probe.lag(agent.topic.name)
         state = (
             agent.topic.name,
             agent.concurrency,
