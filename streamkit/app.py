@@ -165,6 +165,12 @@ class App(mode.Service):
     ) -> Callable[[Callable[..., Any]], Agent]:
         """Decorate ``async def f(stream)`` to process a topic.
 
+        The function loops over its stream (``async for value in stream:``)
+        for as long as the App runs.  One that returns ends the agent: it
+        stops reading the topic, the events left in its buffer are
+        committed without it and counted in ``agent.skipped``, and a warning
+        says so; defining the agent again starts it again.
+
         Args:
             channel: a Topic, a topic name, or None for an anonymous topic
                 named ``{app_id}-{agent_name}``.

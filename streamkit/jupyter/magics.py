@@ -264,6 +264,9 @@ class StreamkitMagics(Magics):
         on TOPIC (a topic name, or a variable holding ``app.topic(...)``;
         without it an anonymous topic ``{app_id}-{name}``).  The agent is
         bound to the function's name, so ``await f.send(value=...)`` works.
+        The function loops over its stream for as long as the App runs; one
+        that returns ends the agent (a warning under this cell says what it
+        left unprocessed) until the cell is run again.
 
         Re-running the cell replaces the running function live: the old body
         finishes its current event, the new one continues with the next, and
