@@ -31,6 +31,7 @@ from .exceptions import AgentError
 from .sensors import Timing
 from .streams import Stream, StreamBuffer
 from .topics import Topic
+from .wording import counted
 
 if TYPE_CHECKING:
     from .app import App
@@ -296,7 +297,7 @@ class Agent:
             self.name,
             why,
             self.topic.name,
-            _events(len(left)),
+            counted(len(left), "event"),
             self.name,
             advice,
         )
@@ -311,7 +312,7 @@ class Agent:
             ended = "generator ended"
         else:
             ended = "function returned"
-        count = _events(self.processed - self._processed_before)
+        count = counted(self.processed - self._processed_before, "event")
         return (
             f"its {ended} after {count}",
             "An agent must loop over its stream (`async for value in stream:`) "
@@ -376,7 +377,3 @@ class Agent:
                 hook(self, exc, event)
             except Exception:
                 logger.exception("agent %s: an error hook failed", self.name)
-
-
-def _events(count: int) -> str:
-    return f"{count} event" if count == 1 else f"{count} events"
