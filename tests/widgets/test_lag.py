@@ -9,20 +9,30 @@ import streamkit
 from streamkit.jupyter.widgets import AgentView, refresher
 
 
-async def test_lag_counts_what_the_agent_still_has_to_do(unique):
+def stuck_agent(
+    name: str, partitions: int, **settings: object
+) -> tuple[streamkit.App, streamkit.Topic, streamkit.Agent, asyncio.Event]:
+    """An App whose agent holds its first event until the event is set."""
     app = streamkit.App(
-        f"lag-{unique}",
-        broker=f"memory://lag-{unique}",
+        name,
+        broker=f"memory://{name}",
         broker_commit_interval=600,  # lag must not wait for a commit
         web_enabled=False,
+        **settings,
     )
-    topic = app.topic("numbers", value_type=int, partitions=2)
+    topic = app.topic("numbers", value_type=int, partitions=partitions)
     release = asyncio.Event()
 
     @app.agent(topic)
     async def slow(stream):
         async for _value in stream:
             await release.wait()
+
+    return app, topic, slow, release
+
+
+async def test_lag_counts_what_the_agent_still_has_to_do(unique):
+    app, topic, slow, release = stuck_agent(f"lag-{unique}", partitions=2)
 
     async with app.running():
         view = AgentView(slow)
@@ -54,20 +64,9 @@ async def test_lag_counts_what_the_agent_still_has_to_do(unique):
 async def test_lag_counts_records_fetched_while_the_buffer_is_full(unique):
     # A small buffer and a slow agent: most fetched records wait for room,
     # in no buffer yet, and are still the agent's work to do.
-    app = streamkit.App(
-        f"lag-full-{unique}",
-        broker=f"memory://lag-full-{unique}",
-        broker_commit_interval=600,
-        stream_buffer_maxsize=10,
-        web_enabled=False,
+    app, topic, slow, release = stuck_agent(
+        f"lag-full-{unique}", partitions=1, stream_buffer_maxsize=10
     )
-    topic = app.topic("numbers", value_type=int, partitions=1)
-    release = asyncio.Event()
-
-    @app.agent(topic)
-    async def slow(stream):
-        async for _value in stream:
-            await release.wait()
 
     async with app.running():
         sent = 200
