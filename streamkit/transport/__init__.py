@@ -8,10 +8,7 @@ Kafka URL may carry SASL/PLAIN credentials as user-info
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-from urllib.parse import unquote
-
+from ..credentials import credentials_from_url
 from ..exceptions import ConfigurationError
 from .base import (
     TP,
@@ -24,9 +21,6 @@ from .base import (
 )
 from .memory import MemoryTransport
 from .partitioner import partition_for
-
-if TYPE_CHECKING:
-    import ssl
 
 __all__ = [
     "TP",
@@ -43,16 +37,6 @@ __all__ = [
 ]
 
 SCHEMES = ("memory", "kafka")
-
-
-@dataclass(frozen=True)
-class _URLCredentials:
-    """SASL/PLAIN credentials taken from a broker URL's user-info."""
-
-    username: str
-    password: str = field(repr=False)
-    mechanism: str = "PLAIN"
-    ssl_context: ssl.SSLContext | None = None
 
 
 def redact_url(url: str) -> str:
@@ -99,10 +83,9 @@ def create_transport(
     # Imported here so that memory-only use never loads aiokafka.
     from .kafka import KafkaTransport
 
-    userinfo, _, hosts = rest.rpartition("@")
-    if userinfo and credentials is None:
-        username, _, password = userinfo.partition(":")
-        credentials = _URLCredentials(unquote(username), unquote(password))
+    clean, from_url = credentials_from_url(url)
+    credentials = credentials or from_url
+    hosts = clean.partition("://")[2]
     servers = [
         part.strip().removeprefix("kafka://").rstrip("/")
         for part in hosts.replace(",", ";").split(";")
