@@ -91,7 +91,9 @@ def define_function(
         ) from None
 
     fun = shell.user_ns.get(node.name)
-    if not inspect.iscoroutinefunction(fun):
+    # An agent may ``yield`` (to its sinks); a timer's body is awaited.
+    generator = magic == "agent" and inspect.isasyncgenfunction(fun)
+    if not (inspect.iscoroutinefunction(fun) or generator):
         _rebind(shell.user_ns, node.name, previous)
         raise UsageError(
             f"%%{magic}: after the cell ran, {node.name!r} is no longer the "

@@ -433,3 +433,26 @@ def test_status_says_why_an_app_stopped_and_a_failed_start_is_retried(
         assert "TransportError: cannot connect: Kafka at 127.0.0.1:1" in output
         assert "AssertionError" not in output
     assert kernel.eval("bad.is_running, bad.transport is None") == [False, True]
+
+
+def test_an_agent_cell_may_yield_like_a_faust_agent(kernel: NotebookKernel) -> None:
+    # An async generator agent: each yielded value is its result (a sink
+    # would get it), and a re-run cell swaps the generator like any body.
+    kernel.run("numbers = app.topic('numbers')\nyielded = []\nawait app.start()")
+    cell = kernel.run(
+        "%%agent numbers\n"
+        "async def doubler(stream):\n"
+        "    async for value in stream:\n"
+        "        yielded.append(value * 2)\n"
+        "        yield value * 2\n"
+    )
+    assert "agent 'doubler' on topic 'numbers'" in kernel.output(cell.msg_id)
+    values = random.Random(7).sample(range(1000), 20)
+    kernel.run(
+        f"for v in {values!r}:\n"
+        "    await numbers.send(value=v)\n"
+        f"await until(lambda: doubler.processed == {len(values)})"
+    )
+
+    assert sorted(kernel.eval("yielded")) == sorted(2 * v for v in values)
+    assert kernel.eval("doubler.errors, doubler.running") == [0, True]
