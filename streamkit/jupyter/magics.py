@@ -244,17 +244,17 @@ class StreamkitMagics(Magics):
                 key_field=getattr(args, "key_field", None),
             )
             check_records(topic, records)
-            landed = run_now_or_schedule(
+            sent = run_now_or_schedule(
                 self.shell,
                 app,
                 send_records(topic, records),
-                show=lambda landed: report_sent(topic.name, landed),
+                show=lambda sent: report_sent(topic.name, sent),
                 failed=f"sending to topic {topic.name!r} failed:",
             )
         except (StreamkitError, TypeError) as exc:
             raise UsageError(f"sending to topic {topic.name!r}: {exc}") from None
-        if landed is not None:
-            report_sent(topic.name, landed)
+        if sent is not None:
+            report_sent(topic.name, sent)
 
     @cell_magic
     def agent(self, line: str, cell: str) -> None:

@@ -44,3 +44,45 @@ landed = [await numbers.send_and_wait(value={{"i": i}}) for i in range(12)]
     rows = [(int(p), int(o)) for p, o in ROW.findall(shown)]
     assert rows == [(0, offset) for offset in offsets[-5:]]
     assert "{&#x27;i&#x27;: 11}" in shown or "{'i': 11}" in shown
+
+
+def test_send_cell_sends_a_frame_to_kafka_and_says_so_when_stored(
+    kernel: NotebookKernel, kafka_bootstrap: str, unique: str
+) -> None:
+    kernel.run(
+        f"""
+import pandas as pd
+app = streamkit.App(
+    "send-{unique}", broker="kafka://{kafka_bootstrap}", web_enabled=False
+)
+flights = app.topic("flights-{unique}", key_type=str, partitions=3)
+counts = app.Table("per-origin", default=int)
+await app.start()
+frame = pd.DataFrame({{"origin": ["JFK", "EWR", "LGA", "JFK"] * 500, "n": range(2000)}})
+"""
+    )
+    kernel.run(
+        f"%%agent flights-{unique}\n"
+        "async def count_origins(stream):\n"
+        "    async for origin, flight in stream.items():\n"
+        "        counts[origin] += 1\n"
+    )
+    expected = kernel.eval("frame['origin'].value_counts().to_dict()")
+
+    cell = kernel.run(f"%%send flights-{unique} --key-field origin\nframe")
+    said = ""
+    for _ in range(300):  # reported when the broker has every record
+        kernel.settle(0.1)
+        said = kernel.output(cell.msg_id)
+        if "sent" in said:
+            break
+    assert f"sent 2,000 records to topic 'flights-{unique}'" in said
+    kernel.run(
+        "from streamkit.transport import TP\n"
+        "ends = await app.transport.end_offsets("
+        f"[TP('flights-{unique}', p) for p in range(3)])"
+    )
+    assert kernel.eval("sum(ends.values())") == 2000
+
+    kernel.run("await until(lambda: count_origins.processed == 2000, timeout=30)")
+    assert kernel.eval("counts.as_dict()") == expected
