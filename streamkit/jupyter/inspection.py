@@ -14,6 +14,7 @@ ready (the magic returns None).  ``send`` follows the same rule.
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import sys
 from collections.abc import Callable, Coroutine
@@ -49,15 +50,20 @@ def parse_text(text: str | None) -> Any:
         return text
 
 
-def parse_for(text: str | None, declared: Any) -> Any:
-    """``text`` as a key or value of a topic that declares ``declared``.
+def parse_for(text: str | None, declared: Any, serializer: str = "json") -> Any:
+    """``text`` as a key or value of a topic that declares ``declared``,
+    carried by ``serializer``.
 
     JSON when it parses, else the string (:func:`parse_text`); but a topic
-    of ``str`` takes the text itself, so ``--key 7`` is the key ``"7"``
-    there, not the number 7 it could never decode.
+    of text or bytes (``str`` or ``bytes``, or a ``raw``/``str`` serializer
+    without a number type) takes the text itself, so ``--key 7`` is the key
+    ``"7"`` there, not the number 7 it could never decode.
     """
     parsed = parse_text(text)
-    if declared is str and text is not None and not isinstance(parsed, str):
+    textual = declared in (str, bytes) or (
+        serializer != "json" and declared not in (int, float)
+    )
+    if textual and text is not None and not isinstance(parsed, str):
         return text
     return parsed
 
@@ -68,7 +74,8 @@ def keyed_records(
     """(key, value) pairs: ``key`` with every value, or each value's field
     ``key_field`` (a DataFrame column, a field of a JSON object line).
 
-    Raises :class:`StreamkitError` naming the first value without the field.
+    Raises :class:`StreamkitError` naming the first value without the field,
+    or whose field is empty (None, NaN).
     """
     if key_field is None:
         return [(key, value) for value in values]
@@ -86,14 +93,33 @@ def keyed_records(
                 f"{key_field!r} ({has}); nothing was sent. Name a field every "
                 "record has, or send with --key K."
             )
-        records.append((_as_declared(value[key_field], topic.key_type), value))
+        field = value[key_field]
+        if _missing(field):
+            raise StreamkitError(
+                f"--key-field {key_field}: record {number} has no value in "
+                f"{key_field!r} ({field!r}); nothing was sent. Fill or drop "
+                "those rows (frame.dropna(subset=[...])) first."
+            )
+        records.append((_as_declared(field, topic.key_type), value))
     return records
 
 
+def _missing(value: Any) -> bool:
+    # None, NaN and pandas' NA: what a DataFrame holds for "no value".
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _as_declared(key: Any, declared: Any) -> Any:
-    # A DataFrame column of numbers keys a topic of str keys as text.
+    # A DataFrame column of numbers keys a topic of str keys as text; a
+    # float column (ints with a NaN among them) as the integers it holds.
     number = isinstance(key, numbers.Number) and not isinstance(key, bool)
-    return str(key) if declared is str and number else key
+    if declared is not str or not number:
+        return key
+    if isinstance(key, numbers.Real) and float(key).is_integer():
+        return str(int(key))
+    return str(key)
 
 
 def check_records(topic: Topic, records: list[tuple[Any, Any]]) -> None:

@@ -69,6 +69,21 @@ PARSERS = {**_line_magic_parsers(), **handler_parsers(), **inspection_parsers()}
 FRAMES = {"agents": agents_frame, "tables": tables_frame, "topics": topics_frame}
 
 
+def _value_of(text: str, topic: Topic) -> Any:
+    return parse_for(text, topic.value_type, topic.codec.value_serializer)
+
+
+def _with_index_as_columns(frame: Any) -> Any:
+    try:
+        return frame.reset_index()
+    except ValueError:
+        names = ", ".join(repr(n) for n in frame.index.names if n is not None)
+        raise UsageError(
+            f"%%send: the frame's index ({names}) is also one of its columns; "
+            "drop one of them (frame.reset_index(drop=True)) and send again."
+        ) from None
+
+
 def _parse(magic: str, line: str) -> argparse.Namespace:
     """The options of a magic, or a :class:`UsageError` saying what is wrong."""
     try:
@@ -126,7 +141,7 @@ class StreamkitMagics(Magics):
             return self._peek(_parse("peek", line))
         if command == ["send"]:
             args = _parse("send", line)
-            self._send(args, lambda topic: [parse_for(args.value, topic.value_type)])
+            self._send(args, lambda topic: [_value_of(args.value, topic)])
             return None
         args = _parse("streamkit", line)
         app = find_app(self.shell, args.app)
@@ -178,7 +193,7 @@ class StreamkitMagics(Magics):
         frame = self._frame_of(cell)
         if frame is not None:
             if any(name is not None for name in frame.index.names):
-                frame = frame.reset_index()
+                frame = _with_index_as_columns(frame)
             rows = frame.to_dict(orient="records")
             self._send(args, lambda topic: rows)
             return
@@ -186,7 +201,7 @@ class StreamkitMagics(Magics):
         lines = [text.strip() for text in cell.splitlines()]
         self._send(
             args,
-            lambda topic: [parse_for(text, topic.value_type) for text in lines if text],
+            lambda topic: [_value_of(text, topic) for text in lines if text],
         )
 
     def _frame_of(self, cell: str) -> Any:
@@ -240,7 +255,7 @@ class StreamkitMagics(Magics):
             records = keyed_records(
                 values_for(topic),
                 topic,
-                key=parse_for(args.key, topic.key_type),
+                key=parse_for(args.key, topic.key_type, topic.codec.key_serializer),
                 key_field=getattr(args, "key_field", None),
             )
             check_records(topic, records)

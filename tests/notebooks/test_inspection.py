@@ -241,3 +241,35 @@ def test_start_and_stop_say_when_there_is_nothing_to_do(kernel: NotebookKernel) 
     kernel.run("await until(lambda: not app.is_running)")
     cell = kernel.run("%streamkit stop")
     assert kernel.output(cell.msg_id).strip().endswith("is not running")
+
+
+def test_send_reads_text_for_raw_topics_and_refuses_rows_without_a_key(
+    kernel: NotebookKernel,
+) -> None:
+    kernel.run(
+        'raw = app.topic("raw", key_type=bytes, value_type=bytes,'
+        ' key_serializer="raw", value_serializer="raw", partitions=1)\n'
+        'gates = app.topic("gates", key_type=str, partitions=1)\n'
+        "await app.start()"
+    )
+    kernel.run("%streamkit send raw 5 --key 7")
+    rows = frame(kernel, "%streamkit peek raw -n 1")
+    assert (rows[0]["key"], rows[0]["value"]) == ("b'7'", "b'5'")
+
+    kernel.run(
+        "import numpy as np, pandas as pd\n"
+        "gated = pd.DataFrame({'gate': [12.0, np.nan, 14.0], 'n': [1, 2, 3]})"
+    )
+    cell = kernel.run("%%send gates --key-field gate\ngated", ok=False)
+    output = kernel.output(cell.msg_id)
+    assert "--key-field gate: record 2 has no value in 'gate' (nan)" in output
+    assert "nothing was sent" in output
+
+    kernel.run("%%send gates --key-field gate\ngated.dropna()")
+    rows = frame(kernel, "%streamkit peek gates")
+    assert [r["key"] for r in rows] == ["12", "14"]
+
+    cell = kernel.run("%%send gates\ngated.set_index(gated['n'].rename('n'))", ok=False)
+    assert "the frame's index ('n') is also one of its columns" in kernel.output(
+        cell.msg_id
+    )
