@@ -105,12 +105,9 @@ class Agent:
         self.__doc__ = fun.__doc__
 
     def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        if self.returned:
-            state = "returned"
         return (
             f"<Agent {self.name!r} topic={self.topic.name!r} "
-            f"concurrency={self.concurrency} {state}>"
+            f"concurrency={self.concurrency} {self.state}>"
         )
 
     def __call__(self, stream: Stream) -> Any:
@@ -119,6 +116,15 @@ class Agent:
     @property
     def running(self) -> bool:
         return any(not task.done() for task in self._actors)
+
+    @property
+    def state(self) -> str:
+        """``"running"``, ``"stopped"``, or ``"ended"``: its function returned
+        (or failed before reading an event) while the App ran, and it has not
+        been defined again since."""
+        if self.returned:
+            return "ended"
+        return "running" if self.running else "stopped"
 
     async def send(
         self, *, key: Any = None, value: Any = None, partition: int | None = None
@@ -255,13 +261,6 @@ class Agent:
                         return
                     stream.ack_failed()
                     continue
-                if not stream.retired:
-                    logger.info(
-                        "agent %s: actor %d returned from its function; "
-                        "it processes no more events",
-                        self.name,
-                        index,
-                    )
                 self._actor_ended(stream, failed=False)
                 return
         except asyncio.CancelledError:
@@ -275,8 +274,20 @@ class Agent:
         if stream.retired or self.app.should_stop:
             return
         this = asyncio.current_task()
-        if any(not task.done() for task in self._actors if task is not this):
-            return  # the other actors go on with the shared buffer
+        others = sum(not task.done() for task in self._actors if task is not this)
+        if others:
+            # The others go on with the shared buffer, one actor fewer.
+            logger.warning(
+                "agent %s: an actor's function %s; %s of its %d go on. An "
+                "agent's function must loop over its stream for as long as "
+                "the App runs; re-run its cell or redefine the agent to start "
+                "all of them again",
+                self.name,
+                "failed before reading an event" if failed else "returned",
+                counted(others, "actor"),
+                self.concurrency,
+            )
+            return
         self._end(failed=failed)
 
     def _end(self, *, failed: bool) -> None:
@@ -357,16 +368,18 @@ class Agent:
         self.app.monitor.on_agent_error(self.name)
         if event is not None:
             m = event.message
-            where = f"{m.topic}[{m.partition}]@{m.offset}"
+            where = f"at {m.topic}[{m.partition}]@{m.offset}"
+            then = "the event counts as an error and the agent goes on"
         else:
             where = "before its first event"
-        self.last_error = f"{type(exc).__name__}: {exc} at {where}"
+            then = "the actor stops (see below)"
+        self.last_error = f"{type(exc).__name__}: {exc} {where}"
         logger.error(
-            "agent %s raised %s on %s; the event counts as an error and the "
-            "agent goes on with the next one",
+            "agent %s raised %s %s; %s",
             self.name,
             type(exc).__name__,
             where,
+            then,
             exc_info=not self.error_hooks,
             # A hook (the notebook's) shows this error itself, with its own
             # traceback: a handler that shows log records can skip it.

@@ -35,7 +35,10 @@ from .session import run_and_report
 T = TypeVar("T")
 
 PEEK_COLUMNS = ("partition", "offset", "timestamp", "key", "value", "error")
-AGENT_COLUMNS = ("name", "topic", "concurrency", "processed", "errors", "buffered")
+AGENT_COLUMNS = (
+    *("name", "topic", "concurrency", "state"),
+    *("processed", "errors", "buffered"),
+)
 TABLE_COLUMNS = ("name", "keys", "changelog")
 TOPIC_COLUMNS = ("name", "partitions", "used by")
 
@@ -287,9 +290,12 @@ def show_frame(frame: pd.DataFrame) -> None:
 
 
 def agents_frame(app: App) -> pd.DataFrame:
-    """One row per agent: name, topic, concurrency and its counters."""
+    """One row per agent: name, topic, concurrency, state and its counters."""
     rows = [
-        (a.name, a.topic.name, a.concurrency, a.processed, a.errors, len(a.buffer))
+        (
+            *(a.name, a.topic.name, a.concurrency, a.state),
+            *(a.processed, a.errors, len(a.buffer)),
+        )
         for a in app.agents.values()
     ]
     return pd.DataFrame(rows, columns=list(AGENT_COLUMNS))

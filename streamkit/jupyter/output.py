@@ -200,13 +200,16 @@ def _error_header(job: Any, exc: BaseException, event: Any) -> str:
     """``[streamkit ERROR] agent NAME raised ValueError on topic[p]@offset...``"""
     name = getattr(job, "name", job)
     if hasattr(job, "topic"):  # an agent: say which record, and what follows
-        where = ""
-        if event is not None:
-            m = event.message
-            where = f" on {m.topic}[{m.partition}]@{m.offset}"
+        if event is None:
+            return (
+                f"[streamkit ERROR] agent {name} raised {type(exc).__name__} "
+                "before reading an event, so it stops\n"
+            )
+        m = event.message
         return (
-            f"[streamkit ERROR] agent {name} raised {type(exc).__name__}{where}; "
-            "the event counts as an error and the agent goes on with the next one\n"
+            f"[streamkit ERROR] agent {name} raised {type(exc).__name__} on "
+            f"{m.topic}[{m.partition}]@{m.offset}; the event counts as an error "
+            "and the agent goes on with the next one\n"
         )
     kind = getattr(job, "kind", "task")
     return f"[streamkit ERROR] {kind} {name} raised {type(exc).__name__}\n"

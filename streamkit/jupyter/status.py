@@ -131,9 +131,9 @@ class AppStatus:
 
 
 def _running(agent: Agent) -> str:
-    # "returned": its function ended while the App ran (see streamkit.agents).
+    # "ended": its function ended while the App ran (see streamkit.agents).
     if agent.returned:
-        return "returned"
+        return "ended"
     return "yes" if agent.running else "no"
 
 

@@ -98,7 +98,8 @@ async def test_returned_agent_skips_its_buffer_and_commits_advance(
         await wait_committed(app, topic)
         assert app.is_running
 
-        assert quitter.returned and "returned" in repr(quitter)
+        assert quitter.returned and "ended" in repr(quitter)
+        assert quitter.state == "ended"
         assert quitter.processed == 3
         assert quitter.skipped == buffered == 8 - 3
         assert len(quitter.buffer) == 0

@@ -114,6 +114,7 @@ def test_definition_frames_match_the_app(kernel: NotebookKernel) -> None:
             "name": "collector",
             "topic": "one",
             "concurrency": "1",
+            "state": "running",
             "processed": "1",
             "errors": "0",
             "buffered": "0",

@@ -3,8 +3,9 @@
 The buffer bar is the agent's stream buffer against
 ``stream_buffer_maxsize``: a bar that stays full means the agent is the
 bottleneck and the consumer is waiting for it (back pressure).  Lag is what
-the agent still has to do: records of its topic's partitions assigned to
-this App that are not fetched yet, plus those waiting in its buffer.
+the agent still has to do: the records of its topic's partitions assigned to
+this App from the oldest it has not finished (see ``Conductor.lag``), read
+once a second.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class AgentView(LiveBox):
         state = (
             agent.topic.name,
             agent.concurrency,
-            agent.running,
+            agent.state,
             buffered,
             maxsize,
             rate,
@@ -83,11 +84,10 @@ class AgentView(LiveBox):
 
         name = agent.name
         with self.hold_sync():
-            running = "running" if agent.running else "stopped"
             self.title.value = (
                 f"<b>{html.escape(name)}</b> ← <code>"
                 f"{html.escape(agent.topic.name)}</code> "
-                f"<small>(concurrency {agent.concurrency}, {running})</small>"
+                f"<small>(concurrency {agent.concurrency}, {agent.state})</small>"
             )
             self.buffer_bar.max = max(maxsize, 1)
             self.buffer_bar.value = min(buffered, maxsize)

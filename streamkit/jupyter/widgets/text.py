@@ -23,8 +23,8 @@ def text_of(obj: App | Agent | Table) -> str:
         errors = f"{obj.errors:,} {plural(obj.errors, 'error')}"
         buffer = f"{len(obj.buffer):,}/{obj.buffer.maxsize:,}"
         return (
-            f"agent {obj.name!r} on {obj.topic.name!r}: {obj.processed:,} processed, "
-            f"{errors}, buffer {buffer}"
+            f"agent {obj.name!r} on {obj.topic.name!r} ({obj.state}): "
+            f"{obj.processed:,} processed, {errors}, buffer {buffer}"
         )
     head = f"table {obj.name!r}: {len(obj):,} {plural(len(obj), 'key')}"
     if not len(obj):
