@@ -138,7 +138,8 @@ def _section(found: Imported) -> int:
         return 0
     if found.level:
         return 3
-    return 1 if found.top in sys.stdlib_module_names else 2
+    package = (found.module or found.name).split(".")[0]
+    return 1 if package in sys.stdlib_module_names else 2
 
 
 def _render_section(imports: list[Imported]) -> list[str]:

@@ -21,6 +21,7 @@ from .builders import (
     export,
     functions,
     imports,
+    ruff,
     top_level,
 )
 
@@ -328,6 +329,26 @@ def test_imports_from_any_cell_are_kept_when_used_and_only_then(tmp_path):
         "import statistics",
         "import streamkit",
     ]
+
+
+def test_a_from_import_of_the_standard_library_sorts_with_it(tmp_path):
+    module = export(
+        tmp_path,
+        "from collections import Counter\n" + SETUP,
+        "%%agent t\n"
+        "async def count(stream):\n"
+        "    seen = Counter()\n"
+        "    async for value in stream:\n"
+        "        seen[value] += 1\n",
+    )
+    path = tmp_path / "exported_mod.py"
+    path.write_text(module.code)
+
+    assert imports(module.code) == [
+        "from collections import Counter",
+        "import streamkit",
+    ]
+    assert ruff(path) == []
 
 
 def test_kept_code_that_needs_ipython_is_an_error(tmp_path):
