@@ -40,9 +40,13 @@ The rules, cell by cell, in notebook order (markdown cells are ignored):
 - Secrets stay in the notebook (:mod:`.redaction`): a URL with user-info in
   a string literal (``"kafka://user:pw@host:9092"``) is written without it,
   and the cell's outcome says to give it to the worker as
-  ``STREAMKIT_BROKER=kafka://USER:PASSWORD@host:9092``; a non-empty string
-  literal passed as a keyword naming a password, secret, token or api_key
-  (``sasl_plain_password="..."``) is an error: read it from ``os.environ``.
+  ``STREAMKIT_BROKER=kafka://USER:PASSWORD@host:9092``, while a URL
+  template whose user-info is filled in by formatting is an error; a
+  literal (or a value built from one) given to a secret-named keyword,
+  dict key, variable or parameter default (``sasl_plain_password="..."``,
+  ``{"Authorization": "..."}``), or as the password argument of
+  ``SASLCredentials``/``load_cert_chain``, is an error: read it from
+  ``os.environ`` (:mod:`.secret_literals`).
 - Top-level imports of every cell, kept ones or not, are gathered; the ones
   the exported code reads are written once at the top, sorted as ruff's
   isort rules expect.  Code that needs IPython (``display``,

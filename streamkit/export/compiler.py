@@ -10,8 +10,8 @@ The steps, in order (each needs the one before):
 4. keep the last definition of each handler;
 5. keep a display cell only when kept code needs a name it defines, then
    the last definition of each plain function or class;
-6. keep secrets out of what is kept (:mod:`.redaction`): refuse a literal
-   password, leave URL user-info out;
+6. keep secrets out of what is kept: refuse a literal password
+   (:mod:`.secret_literals`), leave URL user-info out (:mod:`.redaction`);
 7. write the module (:mod:`.writer`): decorators, tasks for top-level
    ``await``, the imports in use, ``app.main()``.
 """
@@ -25,7 +25,8 @@ from ..exceptions import ExportError
 from .cells import EXPORT_TAG, SKIP_TAG, Handler, NotebookCell, parse_cell
 from .imports import ImportPool
 from .plan import CellOutcome, CellPlan, ExportedModule, reads
-from .redaction import leave_out_user_info, refuse_secret_keywords
+from .redaction import leave_out_user_info
+from .secret_literals import refuse_literal_secrets
 from .source import Unit, awaits, bound_names, import_time_names, split_units
 from .writer import ModuleWriter
 
@@ -50,8 +51,9 @@ def compile_cells(
     Raises:
         ExportError: a cell that does not compile (``strict``), an
             ``%%agent``/``%%timer`` cell the magic would refuse, no App,
-            kept code that needs IPython, or a password written as a literal
-            keyword argument.  The message names the cell.
+            kept code that needs IPython, a password written as a literal
+            (:mod:`.secret_literals`), or a URL template with user-info
+            (:mod:`.redaction`).  The message names the cell.
     """
     pool = ImportPool()
     parsed: list[CellPlan] = []
@@ -78,7 +80,7 @@ def compile_cells(
     _keep_needed_display_cells(parsed, app)
     _keep_last_definitions(parsed)
     for found in parsed:
-        refuse_secret_keywords(found)
+        refuse_literal_secrets(found)
     for found in parsed:
         leave_out_user_info(found, module_name)
 

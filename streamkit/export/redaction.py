@@ -1,19 +1,19 @@
-"""Keeping the notebook's secrets out of the exported module.
+"""Keeping the notebook's URL user-info and quoted secrets out of the module.
 
 The module is a file to commit and deploy, and secrets (passwords, SASL
 credentials, URL user-info) never appear in exports:
 
-- a URL with user-info in a string literal (``"kafka://alice:pw@h:9092"``)
+- a URL with user-info in a str or bytes literal (``"kafka://alice:pw@h:9092"``)
   is written without it, the rest as written, and the cell's outcome says
   how to give the user and password to the worker instead; a URL in a
   comment, or in a notebook-only line a cell's reason quotes, loses it too,
   and so does the value of a secret-named ``NAME=VALUE`` a reason quotes
-  (``%env KAFKA_PASSWORD=***``);
-- a non-empty string literal passed as a keyword whose name says it is a
-  secret (``password=``, ``sasl_plain_password=``, ``api_key=``...), or
-  assigned to a secret-named item (``os.environ["KAFKA_PASSWORD"] = "pw"``),
-  is an error: nothing written in its place would work, while a value the
-  notebook reads from ``os.environ`` is read by the module the same way.
+  (``%env KAFKA_PASSWORD=***``, a quoted value masked whole);
+- a URL *template* whose user-info is filled in by formatting
+  (``"kafka://{}:{}@h".format(user, pw)``, ``"kafka://%s:%s@h" % ...``) is
+  an error: without its user-info the template would still be given the
+  password, and would no longer use it;
+- a literal password is refused by :mod:`.secret_literals`.
 """
 
 from __future__ import annotations
@@ -27,22 +27,21 @@ from collections.abc import Iterator
 
 from ..exceptions import ExportError
 from .plan import CellPlan
+from .secret_literals import SECRET_WORDS
 from .source import Unit
 
-#: A name one of whose underscore-separated words is one of these holds a
-#: secret: ``password``, ``sasl_plain_password``, ``access_token``,
-#: ``KAFKA_PASSWORD``, but not ``tokenizer``.
-SECRET_NAME = re.compile(
-    r"(?:^|_)(?:password|passwd|secret|token|api_?key)(?:_|$)", re.IGNORECASE
-)
-
 #: A secret-named ``NAME=VALUE`` or ``NAME VALUE`` (``%env KAFKA_PASSWORD=pw``,
-#: ``!export TOKEN=t``) in a line a dropped cell's reason quotes.
+#: ``!export TOKEN=t``, ``%env SASL_PASS="a b"``) in a line a dropped cell's
+#: reason quotes; a quoted value runs to its closing quote (or the end).
 _ASSIGNED_SECRET = re.compile(
-    r"\b((?:[A-Za-z0-9]+_)*(?:password|passwd|secret|token|api_?key)"
-    r"(?:_[A-Za-z0-9]+)*)\b(\s*=\s*|\s+)[^\s)]+",
+    rf"\b((?:[A-Za-z0-9]+_)*(?:{SECRET_WORDS}(?:_[A-Za-z0-9]+)*|pass))\b"
+    r"""(\s*=\s*|\s+)(?:"[^"]*"?|'[^']*'?|[^\s)]+)""",
     re.IGNORECASE,
 )
+
+#: In a URL template's user-info: a ``{}`` field or a ``%`` directive, not
+#: a percent-encoded character (``pa%2Fss``).
+_TEMPLATE_FIELD = re.compile(r"\{|%(?![0-9A-Fa-f]{2})")
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -57,21 +56,36 @@ def without_user_info(text: str, *, stop: str = "") -> tuple[str, list[str]]:
     URL: the App refuses a ``/``, ``?`` or ``#`` in its user-info, but a
     password that holds one must not be written either.
     """
-    starts = list(_SCHEME.finditer(text))
     kept: list[str] = []
     urls: list[str] = []
     done = 0
+    for scheme, at, end in _user_info_spans(text, stop):
+        kept.append(text[done : scheme.end()])
+        done = at + 1
+        urls.append(scheme.group() + text[done:end])
+    return "".join([*kept, text[done:]]), urls
+
+
+def user_info_templates(text: str) -> list[str]:
+    """The URLs in ``text`` whose user-info has a ``{`` or ``%`` directive,
+    written without it."""
+    return [
+        scheme.group() + text[at + 1 : end]
+        for scheme, at, end in _user_info_spans(text, "")
+        if _TEMPLATE_FIELD.search(text, scheme.end(), at)
+    ]
+
+
+def _user_info_spans(text: str, stop: str) -> Iterator[tuple[re.Match[str], int, int]]:
+    """The scheme, the ``@`` and the end of each URL in ``text`` with user-info."""
+    starts = list(_SCHEME.finditer(text))
     for index, start in enumerate(starts):
         limit = starts[index + 1].start() if index + 1 < len(starts) else len(text)
         ends = stop if start.group().lower() == "kafka://" else stop + "/?#"
         hosts_end = _end(text, start.end(), limit, ends)
         at = text.rfind("@", start.end(), hosts_end)
-        if at < 0:
-            continue
-        kept.append(text[done : start.end()])
-        done = at + 1
-        urls.append(start.group() + text[done : _end(text, done, limit, stop)])
-    return "".join([*kept, text[done:]]), urls
+        if at >= 0:
+            yield start, at, _end(text, at + 1, limit, stop)
 
 
 def _end(text: str, start: int, limit: int, ends: str) -> int:
@@ -101,78 +115,8 @@ def user_info_note(url: str, module_name: str | None) -> str:
 # -- the cells -------------------------------------------------------------------
 
 
-def refuse_secret_keywords(found: CellPlan) -> None:
-    """Refuse a secret passed as a literal in ``found``'s kept code.
-
-    Raises:
-        ExportError: a call passes a non-empty string literal as a keyword
-            argument whose name says it is a secret (:data:`SECRET_NAME`),
-            or assigns one to a secret-named item (``os.environ["TOKEN"] =
-            "t"``); the message names the cell, the row and the name, never
-            the value.
-    """
-    for unit in found.kept:
-        for stmt in unit.stmts:
-            for keyword in _keywords(stmt):
-                if not _literal(keyword.value):
-                    continue
-                name = str(keyword.arg)  # _keywords yields named ones only
-                var = "KAFKA_PASSWORD" if name.lower() == "password" else name.upper()
-                raise ExportError(
-                    f"{_where(found, keyword.value)}: {name}= is given as a string "
-                    "literal, which the module would hold; read the value from "
-                    f'the environment in the notebook ({name}=os.environ["{var}"]) '
-                    "so the module reads it too"
-                )
-            for key, value in _secret_items(stmt):
-                if not _literal(value):
-                    continue
-                raise ExportError(
-                    f"{_where(found, value)}: [{key!r}] is assigned a string "
-                    "literal, which the module would hold; set it outside the "
-                    f"notebook (export {key}=... before starting Jupyter, and "
-                    "in the worker's environment) instead"
-                )
-
-
-def _where(found: CellPlan, node: ast.expr) -> str:
-    return f"cell {found.number}: line {node.lineno + found.code.offset}"
-
-
-def _keywords(stmt: ast.stmt) -> Iterator[ast.keyword]:
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Call):
-            for keyword in node.keywords:
-                if keyword.arg and SECRET_NAME.search(keyword.arg):
-                    yield keyword
-
-
-def _secret_items(stmt: ast.stmt) -> Iterator[tuple[str, ast.expr]]:
-    """``os.environ["KAFKA_PASSWORD"] = "pw"``: the key and the value assigned."""
-    for node in ast.walk(stmt):
-        if not isinstance(node, ast.Assign):
-            continue
-        for target in node.targets:
-            key = target.slice if isinstance(target, ast.Subscript) else None
-            if (
-                isinstance(key, ast.Constant)
-                and isinstance(key.value, str)
-                and SECRET_NAME.search(key.value)
-            ):
-                yield key.value, node.value
-
-
-def _literal(value: ast.expr) -> bool:
-    return (
-        isinstance(value, ast.Constant)
-        and isinstance(value.value, (str, bytes))
-        and bool(value.value)
-    )
-
-
 def without_assigned_secrets(text: str) -> str:
     """``text`` with the value of each secret-named ``NAME=VALUE`` masked."""
-
     return _ASSIGNED_SECRET.sub(r"\1\2***", text)
 
 
@@ -181,7 +125,17 @@ def leave_out_user_info(found: CellPlan, module_name: str | None) -> None:
 
     Each URL that lost it adds a warning to the cell saying how to give it
     to the worker (:func:`user_info_note`).
+
+    Raises:
+        ExportError: a literal in the kept code is a URL template whose
+            user-info is filled in by formatting (:func:`user_info_templates`);
+            the message names the cell, the row and the URL without its
+            user-info.
     """
+    for unit in found.kept:
+        for stmt in unit.stmts:
+            _refuse_templates(found, stmt)
+
     urls: list[str] = []
     for unit in found.kept:
         urls += _clean_unit(unit)
@@ -190,6 +144,34 @@ def leave_out_user_info(found: CellPlan, module_name: str | None) -> None:
         found.dropped = without_assigned_secrets(found.dropped)
     for url in dict.fromkeys(urls):
         found.warnings.append(user_info_note(url, module_name))
+
+
+def _refuse_templates(found: CellPlan, stmt: ast.stmt) -> None:
+    for node in ast.walk(stmt):
+        if not (isinstance(node, ast.Constant) and _text(node.value)):
+            continue
+        for url in user_info_templates(_text(node.value)):
+            alternative = "build the URL from os.environ in the notebook"
+            if url.lower().startswith("kafka://"):
+                alternative += (
+                    " (f\"kafka://{os.environ['KAFKA_USER']}:"
+                    "{os.environ['KAFKA_PASSWORD']}@...\") or pass "
+                    'broker_credentials=SASLCredentials(os.environ["KAFKA_USER"], '
+                    'os.environ["KAFKA_PASSWORD"])'
+                )
+            raise ExportError(
+                f"cell {found.number}: line {node.lineno + found.code.offset}: "
+                f"the user-info of {url} is filled in by formatting: left out, "
+                "the password would still be among the format's arguments; "
+                f"{alternative} instead"
+            )
+
+
+def _text(value: object) -> str:
+    """A str constant's value, a bytes one's as Latin-1 (one char a byte)."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value if isinstance(value, str) else ""
 
 
 def _clean_unit(unit: Unit) -> list[str]:
@@ -284,11 +266,11 @@ class _Cleaner(ast.NodeTransformer):
         self.urls: list[str] = []
 
     def visit_Constant(self, node: ast.Constant) -> ast.Constant:
-        if isinstance(node.value, str):
-            cleaned, urls = without_user_info(node.value)
-            if urls:
-                node.value = cleaned
-                self.urls += urls
+        cleaned, urls = without_user_info(_text(node.value))
+        if urls:
+            is_bytes = isinstance(node.value, bytes)
+            node.value = cleaned.encode("latin-1") if is_bytes else cleaned
+            self.urls += urls
         return node
 
 

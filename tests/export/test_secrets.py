@@ -279,3 +279,216 @@ def test_a_secret_set_with_env_is_masked_in_the_reason_that_quotes_it(tmp_path):
 
     assert module.cells[0].what == "notebook only (%env KAFKA_PASSWORD=***)"
     assert PASSWORD not in module.code
+
+
+def refusal(tmp_path, *cells) -> str:
+    """The message of the export's refusal, which must not show the secret."""
+    with pytest.raises(ExportError) as info:
+        export(tmp_path, *cells)
+    message = str(info.value)
+    assert PASSWORD not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("source", "start"),
+    [
+        (
+            f'creds = streamkit.SASLCredentials("alice", "{PASSWORD}")',
+            "line 1: the password (argument 2 of SASLCredentials) is given as a "
+            "string literal",
+        ),
+        (
+            "from streamkit import SASLCredentials\n\n"
+            "app.conf.broker_credentials = SASLCredentials(\n"
+            f'    "alice", "{PASSWORD}"\n'
+            ")",
+            "line 4: the password (argument 2 of SASLCredentials)",
+        ),
+        (
+            "import ssl\n\n"
+            "def context():\n"
+            "    ctx = ssl.create_default_context()\n"
+            f'    ctx.load_cert_chain("c.pem", "k.pem", "{PASSWORD}")\n'
+            "    return ctx\n",
+            "line 5: the password (argument 3 of load_cert_chain)",
+        ),
+    ],
+)
+def test_a_literal_password_passed_by_position_is_refused(tmp_path, source, start):
+    message = refusal(tmp_path, SETUP, source)
+
+    assert message.startswith(f"cell 2: {start}")
+    assert 'os.environ["' in message
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "key"),
+    [
+        (f'conf = {{"password": "{PASSWORD}"}}', 1, "password"),
+        (f'conf = {{"sasl_plain_password": "{PASSWORD}"}}', 1, "sasl_plain_password"),
+        (f'conf = {{"sasl.password": "{PASSWORD}"}}', 1, "sasl.password"),
+        (
+            "creds = streamkit.SASLCredentials(\n"
+            f'    **{{"username": "alice", "password": "{PASSWORD}"}}\n'
+            ")",
+            2,
+            "password",
+        ),
+        (f'headers = {{"Authorization": "Bearer {PASSWORD}"}}', 1, "Authorization"),
+    ],
+)
+def test_a_literal_under_a_secret_dict_key_is_refused(tmp_path, source, line, key):
+    message = refusal(tmp_path, SETUP, source)
+
+    assert message.startswith(f"cell 2: line {line}: the key {key!r} is given as")
+    assert f"{{{key!r}: os.environ[" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "start"),
+    [
+        (f'KAFKA_PASSWORD = "{PASSWORD}"', "line 1: KAFKA_PASSWORD is assigned"),
+        (f'password: str = "{PASSWORD}"', "line 1: password is assigned"),
+        (f'user, password = "alice", "{PASSWORD}"', "line 1: password is assigned"),
+        (f'if (password := "{PASSWORD}"):\n    pass', "line 1: password is assigned"),
+        (f'app.conf.sasl_password = "{PASSWORD}"', "line 1: app.conf.sasl_password"),
+        (
+            f'import os\n\nos.environ["SASL_PASSWORD"] += "{PASSWORD}"',
+            "line 3: ['SASL_PASSWORD'] is assigned",
+        ),
+        (
+            "import os\n\n"
+            f'os.environ.setdefault("KAFKA_PASSWORD", "{PASSWORD}")\nready = 1',
+            "line 3: the value for 'KAFKA_PASSWORD' in os.environ.setdefault()",
+        ),
+        (
+            f'import os\n\npassword = os.getenv("KAFKA_PASSWORD", "{PASSWORD}")',
+            "line 3: the default for 'KAFKA_PASSWORD' in os.getenv()",
+        ),
+        (
+            f'def creds(user, password="{PASSWORD}"):\n    return user, password',
+            "line 1: parameter password of creds() defaults to",
+        ),
+        (
+            f'async def connect(*, token="{PASSWORD}", retries=3):\n    pass',
+            "line 1: parameter token of connect() defaults to",
+        ),
+        (
+            f'login = lambda api_key="{PASSWORD}": api_key',
+            "line 1: parameter api_key of the lambda defaults to",
+        ),
+    ],
+)
+def test_a_literal_assigned_to_a_secret_name_is_refused(tmp_path, source, start):
+    message = refusal(tmp_path, SETUP, source)
+
+    assert message.startswith(f"cell 2: {start}")
+    assert "a string literal, which the module would hold" in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f'"" + "{PASSWORD}"',
+        f'f"{PASSWORD}"',
+        f'f"{PASSWORD[:4]}{{suffix}}"',
+        f'"%s" % "{PASSWORD}"',
+        f'os.environ.get("KAFKA_PASSWORD") or "{PASSWORD}"',
+    ],
+)
+def test_a_value_built_from_a_literal_is_refused(tmp_path, value):
+    message = refusal(
+        tmp_path, "import os\n" + SETUP, f"suffix = 1\ncreds = dict(password={value})"
+    )
+
+    assert message.startswith(
+        "cell 2: line 2: password= is given as a value built from a string literal"
+    )
+    assert PASSWORD[:4] not in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["passwd", "passphrase", "pwd", "authorization", "KAFKA_PASS", "SASL_PASS"],
+)
+def test_every_secret_word_is_refused(tmp_path, name):
+    message = refusal(tmp_path, SETUP, f'conn = dict({name}="{PASSWORD}")')
+
+    assert message.startswith(f"cell 2: line 1: {name}= is given as")
+    assert 'os.environ["PWD"]' not in message  # the shell's working directory
+
+
+def test_pass_is_a_secret_only_as_a_names_last_word(tmp_path):
+    module = export(
+        tmp_path, SETUP, 'route = dict(pass_through="yes", bypass="cache", compass="n")'
+    )
+
+    assert "pass_through='yes'" in "\n".join(top_level(module.code))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        f'broker = "kafka://{{}}:{{}}@h:9092".format("{USER}", "{PASSWORD}")',
+        f'broker = "kafka://%s:%s@h:9092" % ("{USER}", "{PASSWORD}")',
+        f'broker = "kafka://%(user)s:%(pw)s@h:9092" % {{"pw": "{PASSWORD}"}}',
+    ],
+)
+def test_a_url_template_with_user_info_is_refused(tmp_path, source):
+    message = refusal(tmp_path, SETUP, source)
+
+    assert message.startswith(
+        "cell 2: line 1: the user-info of kafka://h:9092 is filled in by formatting"
+    )
+    assert "build the URL from os.environ" in message
+    assert "broker_credentials=SASLCredentials(" in message
+    assert USER not in message
+
+
+def test_user_info_leaves_bytes_literals(tmp_path):
+    module = export(
+        tmp_path, SETUP, f'brokers = [b"kafka://{USER}:{PASSWORD}@h:9092", b"x@y"]'
+    )
+
+    assert top_level(module.code)[1] == "brokers = [b'kafka://h:9092', b'x@y']"
+    assert PASSWORD not in module.code
+    assert USER not in module.code
+    assert module.cells[1].warnings == [
+        "the user-info of kafka://h:9092 was left out of the module; give it to "
+        "the worker in the environment: "
+        "STREAMKIT_BROKER=kafka://USER:PASSWORD@h:9092 streamkit -A exported_mod worker"
+    ]
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_quoted_secret_in_a_reason_is_masked_whole(tmp_path, quote):
+    module = export(
+        tmp_path,
+        f"%env KAFKA_PASSWORD={quote}{PASSWORD} and more{quote}\n"
+        f"%env SASL_PASS {quote}{PASSWORD} too{quote}",
+        SETUP,
+    )
+
+    assert module.cells[0].what == (
+        "notebook only (%env KAFKA_PASSWORD=***, %env SASL_PASS ***)"
+    )
+    assert PASSWORD not in module.code
+    assert "more" not in module.code
+    assert "too" not in module.code
+
+
+def test_secrets_read_from_the_environment_are_exported_in_every_form(tmp_path):
+    source = (
+        'creds = streamkit.SASLCredentials("alice", os.environ["KAFKA_PASSWORD"])\n'
+        'conf = {"sasl.password": os.environ["KAFKA_PASSWORD"], "password": ""}\n'
+        'KAFKA_PASSWORD = os.environ.get("KAFKA_PASSWORD", "")\n'
+        "def login(password=None, *, token=os.environ.get('TOKEN')):\n"
+        "    return password, token\n"
+        "broker = f\"kafka://{os.environ['KAFKA_USER']}:{KAFKA_PASSWORD}@h:9092\"\n"
+    )
+
+    module = export(tmp_path, "import os\n" + SETUP, source)
+
+    assert len(top_level(module.code)) == 7  # the App, the five, app.main()
+    assert all(not c.warnings for c in module.cells)
