@@ -25,7 +25,10 @@ The rules, cell by cell, in notebook order (markdown cells are ignored):
   dropped; a cell that is only that expression is dropped whole (a
   DataFrame, ``app``, ``table.as_dataframe()``), and a cell that ends with
   one is kept only if kept code reads a name it defines.  A trailing
-  *call* in a kept cell stays (it may act).
+  *call* in a kept cell stays (it may act).  A call into a module the
+  notebook imports (``logging.basicConfig(...)``,
+  ``os.environ.setdefault(...)``, ``f(...)`` after ``from x import f``)
+  is no display: its cell is kept for the call's effect.
 - A cell with top-level ``await`` (e.g. a replay loop) becomes
   ``@app.task async def cell_N()``, run once the App has started; its
   definitions, and the statements before its first ``await`` that

@@ -7,6 +7,8 @@ The steps, in order (each needs the one before):
 2. find the App variable(s) and the Topic variables an ``%%agent`` names;
 3. sort each plain cell's statements: notebook-only ones dropped, the value
    the cell displays dropped, settings made to yield to the environment;
+   a call into an imported module (``logging.basicConfig(...)``) is kept
+   for its effect, not taken for a display;
 4. keep the last definition of each handler;
 5. keep a display cell only when kept code needs a name it defines, then
    the last definition of each plain function or class;
@@ -236,7 +238,9 @@ def _sort_statements(found: CellPlan, apps: set[str], pool: ImportPool) -> None:
 
     stmts = written
     last = stmts[-1] if stmts else None
-    found.shows = isinstance(last, ast.Expr) and not awaits(last)
+    found.shows = (
+        isinstance(last, ast.Expr) and not awaits(last) and not _acts(last, pool)
+    )
     display_only = found.shows and len(stmts) == 1 and not forced
     if found.shows and not isinstance(last.value, ast.Call):  # type: ignore[union-attr]
         # The value the notebook displays; in a module it does nothing.
@@ -278,6 +282,23 @@ def _notebook_only(stmt: ast.stmt, apps: set[str]) -> str | None:
     ):
         return "display()"
     return None
+
+
+def _acts(stmt: ast.Expr, pool: ImportPool) -> bool:
+    """True when ``stmt`` calls into a module the notebook imports.
+
+    ``logging.basicConfig(...)``, ``os.environ.setdefault(...)``, or ``f()``
+    after ``from x import f``: run for its effect, which a worker needs as
+    much as the notebook did.  A call on a notebook value (``df.head()``),
+    ``print(...)`` and a call into IPython only show something.
+    """
+    if not isinstance(stmt.value, ast.Call):
+        return False
+    root: ast.expr = stmt.value.func
+    while isinstance(root, (ast.Attribute, ast.Call, ast.Subscript)):
+        root = root.func if isinstance(root, ast.Call) else root.value
+    imported = pool.get(root.id) if isinstance(root, ast.Name) else None
+    return imported is not None and not imported.notebook_only()
 
 
 def _respect_environment(stmt: ast.stmt, apps: set[str]) -> ast.stmt:

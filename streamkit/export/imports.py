@@ -94,6 +94,10 @@ class ImportPool:
         if current is None or current.source != module or current.module is not None:
             self._by_name[module] = Imported(module)
 
+    def get(self, bound: str) -> Imported | None:
+        """The import that binds the name ``bound``, or None."""
+        return self._by_name.get(bound)
+
     def bound(self) -> set[str]:
         """Every name some import binds."""
         return set(self._by_name)

@@ -74,7 +74,8 @@ class CellPlan:
     kept: list[Unit] = field(default_factory=list)
     handler_def: Unit | None = None
     handler_fun: ast.AsyncFunctionDef | None = None
-    #: the cell ends with a value the notebook displays
+    #: the cell ends with a value the notebook displays (and not with a call
+    #: into an imported module, kept for its effect)
     shows: bool = False
     #: a display cell: kept only when kept code needs what it defines
     optional: bool = False

@@ -232,6 +232,61 @@ def test_display_cells_are_dropped_unless_kept_code_needs_them(tmp_path):
     }
 
 
+def test_a_cell_ending_with_a_call_into_an_imported_module_is_kept(tmp_path):
+    # Its effect (logging set up, an environment default) is the point.
+    module = export(
+        tmp_path,
+        SETUP,
+        "import logging\nlogging.basicConfig(level=logging.INFO)",
+        "import os\nos.environ.setdefault('REGION', 'eu')",
+        "import warnings\nwarnings.filterwarnings('ignore')",
+        "from logging import captureWarnings\nlimit = 3\ncaptureWarnings(True)",
+        'logging.getLogger("streamkit").setLevel("DEBUG")',
+    )
+
+    statements = top_level(module.code)
+    assert statements[1:-1] == [
+        "logging.basicConfig(level=logging.INFO)",
+        "os.environ.setdefault('REGION', 'eu')",
+        "warnings.filterwarnings('ignore')",
+        "limit = 3",
+        "captureWarnings(True)",
+        "logging.getLogger('streamkit').setLevel('DEBUG')",
+    ]
+    assert all(c.kept for c in module.cells)
+    assert imports(module.code) == [
+        "import logging",
+        "import os",
+        "import warnings",
+        "from logging import captureWarnings",
+        "import streamkit",
+    ]
+
+
+def test_a_cell_ending_with_an_expression_over_notebook_values_only_displays(
+    tmp_path,
+):
+    module = export(
+        tmp_path,
+        SETUP + 'counts = app.Table("counts", default=int)\n',
+        "counts.as_dataframe()",
+        "import pandas as pd\ndf = pd.DataFrame({'x': [1]})\ndf.head()",
+        "df",
+        "print(counts)",
+        "from IPython.display import Markdown\nMarkdown('**counts**')",
+    )
+
+    assert len(top_level(module.code)) == 3  # the App, the table, app.main()
+    reasons = {c.number: c.what for c in module.cells if not c.kept}
+    assert reasons == {
+        2: "display only",
+        3: "display only (defines nothing exported code uses)",
+        4: "display only",
+        5: "display only",
+        6: "display only",
+    }
+
+
 def test_the_app_cell_is_kept_even_when_it_ends_with_a_display(tmp_path):
     module = export(tmp_path, SETUP + "app", "%%time\nsteps = 1\n")
 

@@ -142,6 +142,30 @@ def test_exported_module_runs_where_ipython_cannot_be_imported(tmp_path):
     ]
 
 
+def test_the_module_keeps_the_effects_the_worker_needs(tmp_path):
+    # A cell ending with os.environ.setdefault(...) shows a value in the
+    # notebook, but the worker needs what it does.
+    module = export(
+        tmp_path,
+        'import streamkit\napp = streamkit.App("region", broker="memory://")',
+        "import logging\nlogging.basicConfig(level=logging.WARNING)",
+        "import os\nos.environ.setdefault('REGION', 'eu')",
+        'region = os.environ["REGION"]',
+        name="region_worker",
+    )
+    (tmp_path / "region_worker.py").write_text(module.code)
+    probe = (
+        "import logging\n"
+        "import region_worker\n"
+        "print(region_worker.region, len(logging.getLogger().handlers))\n"
+    )
+
+    result = run_python(probe, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "eu 1"
+
+
 def test_importing_streamkit_and_its_cli_imports_no_notebook_package(tmp_path):
     probe = (
         "import sys\n"

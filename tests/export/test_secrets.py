@@ -492,3 +492,16 @@ def test_secrets_read_from_the_environment_are_exported_in_every_form(tmp_path):
 
     assert len(top_level(module.code)) == 7  # the App, the five, app.main()
     assert all(not c.warnings for c in module.cells)
+
+
+def test_a_cell_kept_for_its_effect_is_refused_too(tmp_path):
+    # Not a display: the worker needs the call, so the secret would be there.
+    message = refusal(
+        tmp_path,
+        "import os\n" + SETUP,
+        f'os.environ.setdefault("KAFKA_PASSWORD", "{PASSWORD}")',
+    )
+
+    assert message.startswith(
+        "cell 2: line 1: the value for 'KAFKA_PASSWORD' in os.environ.setdefault()"
+    )
