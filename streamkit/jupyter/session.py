@@ -3,9 +3,9 @@
 Decisions:
 
 - The App a magic acts on is ``--app NAME`` (a variable of the user
-  namespace, or the id of exactly one App there), else the namespace's only
-  :class:`~streamkit.App`, else the one bound to ``app`` when there are
-  several.  Anything else is a :class:`UsageError` that says what to write.
+  namespace), else the namespace's only :class:`~streamkit.App`, else the one
+  bound to ``app`` when there are several.  Anything else is a
+  :class:`UsageError` that says what to write.
 - In a kernel the App's loop is the kernel's, which is running while a magic
   runs: registration happens right there, and ``%streamkit start|stop``
   schedule the coroutine and report under their cell when it is done (a
@@ -52,19 +52,17 @@ def find_app(shell: Any, name: str | None = None) -> App:
         obj = user_ns.get(name)
         if isinstance(obj, App):
             return obj
-        # Messages name Apps by id ("app 'orders' started"): that works too.
-        by_id = {id(a): a for a in _defined_apps(user_ns).values() if a.id == name}
-        if len(by_id) == 1:
-            return next(iter(by_id.values()))
         what = "is not defined" if name not in user_ns else f"is {type(obj).__name__}"
         raise UsageError(
-            f"--app {name}: {name!r} {what}, not a streamkit.App or an App's id; "
-            "pass the name of the variable that holds your App."
+            f"--app {name}: {name!r} {what}, not a streamkit.App; pass the name "
+            "of the variable that holds your App."
         )
 
     found: dict[int, tuple[App, list[str]]] = {}
-    for var, obj in _defined_apps(user_ns).items():
-        found.setdefault(id(obj), (obj, []))[1].append(var)
+    for var, obj in list(user_ns.items()):
+        # Skip IPython's output history (_, _3...), which aliases variables.
+        if isinstance(obj, App) and not var.startswith("_"):
+            found.setdefault(id(obj), (obj, []))[1].append(var)
 
     if len(found) == 1:
         return next(iter(found.values()))[0]
@@ -79,15 +77,6 @@ def find_app(shell: Any, name: str | None = None) -> App:
     raise UsageError(
         f"several streamkit Apps are defined ({names}); say which one with --app NAME."
     )
-
-
-def _defined_apps(user_ns: dict[str, Any]) -> dict[str, App]:
-    # Skip IPython's output history (_, _3...), which aliases variables.
-    return {
-        var: obj
-        for var, obj in list(user_ns.items())
-        if isinstance(obj, App) and not var.startswith("_")
-    }
 
 
 def in_kernel(shell: Any) -> bool:
