@@ -13,7 +13,6 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..agents import Agent
 from ..app import App, describe_failure
 from ..transport import redact_url
 
@@ -24,7 +23,7 @@ AGENT_COLUMNS = (
     "processed",
     "errors",
     "buffered",
-    "running",
+    "state",
 )
 JOB_COLUMNS = ("job", "kind", "every (s)", "runs", "errors", "running")
 TABLE_COLUMNS = ("table", "keys")
@@ -64,7 +63,7 @@ class AppStatus:
                 a.processed,
                 a.errors,
                 len(a.buffer),
-                _running(a),
+                a.state,
             )
             for a in app.agents.values()
         ]
@@ -128,13 +127,6 @@ class AppStatus:
         for columns, rows in self._sections():
             parts.append(_html_table(columns, rows))
         return "\n".join(parts)
-
-
-def _running(agent: Agent) -> str:
-    # "ended": its function ended while the App ran (see streamkit.agents).
-    if agent.returned:
-        return "ended"
-    return "yes" if agent.running else "no"
 
 
 def _text_table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:

@@ -94,7 +94,7 @@ def test_returned_agent_warns_under_its_cell_and_commits_advance(
     assert "re-run its cell" in shown
     status = kernel.output(kernel.run("%streamkit status").msg_id)
     assert re.search(r"quitter\s+t\s+1\s+0\s+0\s+0\s+ended", status)
-    assert re.search(r"steady\s+t\s+1\s+100\s+0\s+0\s+yes", status)
+    assert re.search(r"steady\s+t\s+1\s+100\s+0\s+0\s+running", status)
 
     # Re-running the cell starts it again, on the records sent from now on.
     kernel.run(LOOPING_QUITTER)
