@@ -14,7 +14,7 @@ import asyncio
 import contextvars
 import datetime
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ import mode
 
 from .agents import Agent
 from .conductor import Conductor
+from .embedding import app_starting, app_stopped
 from .exceptions import ConfigurationError, StreamkitError
 from .scheduling import Crontab, Scheduled, Scheduler, Timer
 from .sensors import Monitor
@@ -33,36 +34,6 @@ from .transport import Producer, Transport, create_transport, redact_url
 from .web import WebServer
 
 logger = logging.getLogger(__name__)
-
-#: Every App from the beginning of ``start()`` to the end of ``stop()``.  Held
-#: strongly: at interpreter exit a running App may have no other reference
-#: left (terminal IPython clears the user namespace first), yet it must still
-#: be stopped to commit its offsets and leave its group.
-_active_apps: set[App] = set()
-
-
-def active_apps() -> list[App]:
-    """The Apps of this process that are starting or running.
-
-    For whatever embeds them and ends the process (the notebook extension
-    stops them at exit); a worker stops its App itself.
-    """
-    return list(_active_apps)
-
-
-#: Awaited with an App before it starts (see :func:`before_start`).
-_before_start: list[Callable[[App], Awaitable[None]]] = []
-
-
-def before_start(hook: Callable[[App], Awaitable[None]]) -> None:
-    """Await ``hook(app)`` at the beginning of every App's ``start()``, once
-    however often it is registered.
-
-    For whatever embeds Apps: the notebook extension stops the App that a
-    re-run cell replaced before its successor reads the same changelogs.
-    """
-    if hook not in _before_start:
-        _before_start.append(hook)
 
 
 class App(mode.Service):
@@ -424,9 +395,7 @@ class App(mode.Service):
         loop = self.loop = asyncio.get_running_loop()
         self._starting = loop.create_future()
         try:
-            for hook in list(_before_start):
-                await hook(self)
-            _active_apps.add(self)
+            await app_starting(self)
             await super().start()
         except BaseException as exc:
             await self._abandon_start(exc)
@@ -449,7 +418,7 @@ class App(mode.Service):
         except Exception:
             logger.exception("app %s: cleaning up after a failed start failed", self.id)
         finally:
-            _active_apps.discard(self)
+            app_stopped(self)
 
     async def on_start(self) -> None:
         conf = self.conf
@@ -511,7 +480,7 @@ class App(mode.Service):
         if self.transport is not None:
             await self.transport.stop()
             self.transport = None
-        _active_apps.discard(self)
+        app_stopped(self)
         logger.info("app %s: stopped", self.id)
 
     @asynccontextmanager

@@ -23,7 +23,8 @@ from collections import defaultdict
 from collections.abc import Coroutine
 from typing import Any
 
-from ..app import App, active_apps, before_start
+from ..app import App
+from ..embedding import active_apps, before_start
 from .session import describe, run_and_report
 
 logger = logging.getLogger(__name__)

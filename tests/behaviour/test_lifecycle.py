@@ -10,7 +10,7 @@ import pytest
 from brokers import free_port, start_noida
 
 from streamkit import Agent, App, ConfigurationError, Topic, TransportError
-from streamkit.app import active_apps
+from streamkit.embedding import active_apps
 from streamkit.jupyter.status import AppStatus
 
 from .support import wait_for

@@ -178,7 +178,7 @@ def test_reload_ext_keeps_one_agent_and_no_extra_tasks(kernel: NotebookKernel) -
 
     assert sorted(kernel.eval("seen")) == [["v1", i] for i in range(40)]
     assert kernel.eval(task_names) == tasks_before
-    assert kernel.eval("[a.id for a in streamkit.app.active_apps()]") == [
+    assert kernel.eval("[a.id for a in streamkit.embedding.active_apps()]") == [
         kernel.eval("app.id")
     ]
     assert kernel.eval("len(logging.getLogger('streamkit').handlers)") == 1
@@ -306,7 +306,7 @@ await asyncio.sleep(0.3)
     )
     # One App consumes: every record once, none twice.
     assert sorted(kernel.eval("seen")) == list(range(25))
-    assert kernel.eval("len(streamkit.app.active_apps())") == 1
+    assert kernel.eval("len(streamkit.embedding.active_apps())") == 1
 
 
 def test_an_app_rerun_and_started_in_one_cell_keeps_the_table(kernel):
@@ -344,4 +344,4 @@ await until(lambda: counts["EWR"] == 3)
 """
     )
     assert kernel.eval("counts.as_dict()") == {"EWR": 3, "LGA": 1, "JFK": 1}
-    assert kernel.eval("len(streamkit.app.active_apps())") == 1
+    assert kernel.eval("len(streamkit.embedding.active_apps())") == 1
