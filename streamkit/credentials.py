@@ -7,6 +7,7 @@ The password of a :class:`SASLCredentials` is kept out of every ``repr`` and
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from urllib.parse import unquote
 
@@ -190,7 +191,21 @@ class SSLCredentials:
         return f"SSLCredentials({shown or 'context=<SSLContext>'})"
 
 
-def credentials_from_url(url: str) -> tuple[str, SASLCredentials | None]:
+def redact_url(url: str) -> str:
+    """``url`` with its user-info replaced by ``***``, fit for logs and banners.
+
+    ``kafka://user:pw@h:1`` becomes ``kafka://***@h:1``.  Everything up to the
+    last ``@`` goes, so an unescaped ``@`` or ``/`` in a password cannot leak.
+    """
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
+
+
+def credentials_from_url(
+    url: str, *, name: str = "broker URL"
+) -> tuple[str, SASLCredentials | None]:
     """Split the user-info out of a broker URL.
 
     ``kafka://user:pw@host:9092`` becomes ``("kafka://host:9092",
@@ -200,13 +215,17 @@ def credentials_from_url(url: str) -> tuple[str, SASLCredentials | None]:
 
     Args:
         url: a broker URL such as ``kafka://host:9092;host2:9092``.
+        name: what the URL is, for messages (``broker``, the setting).
 
     Raises:
-        ConfigurationError: the URL names a user but no password.
+        ConfigurationError: the URL names a user but no password, gives
+            user-info again after a host, or has a ``/``, ``?`` or ``#`` in
+            its user-info; messages show the URL redacted.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url, None
+    _check_user_info(name, url, rest)
 
     # The hosts end at the first "/", "?" or "#"; the user-info is everything
     # before the last "@" there, since a host name cannot contain one.
@@ -220,8 +239,36 @@ def credentials_from_url(url: str) -> tuple[str, SASLCredentials | None]:
     clean = f"{scheme}://{hosts}{tail}"
     if not colon:
         raise ConfigurationError(
-            f"broker URL {clean!r} names user {unquote(username)!r} but no "
+            f"{name} {clean!r} names user {unquote(username)!r} but no "
             "password; write scheme://USER:PASSWORD@host or pass "
             "broker_credentials=SASLCredentials(...)"
         )
     return clean, SASLCredentials(unquote(username), unquote(password))
+
+
+def _check_user_info(name: str, url: str, rest: str) -> None:
+    # Refuse user-info that would be split from the hosts in the wrong place:
+    # all before the last "@" may be a password, so messages show the URL
+    # redacted.
+    first, last = rest.find("@"), rest.rfind("@")
+    if first < 0:
+        return
+    shown = redact_url(url)
+    # A second URL (h1;kafka://u:p@h2), or "@" then a host separator then
+    # "@" (u:p@h1;u2:p2@h2): more user-info after a host.
+    if "://" in rest[:last] or re.search(r"[;,]", rest[first:last]):
+        raise user_info_after_a_host(name, shown)
+    if re.search(r"[/?#]", rest[:last]):
+        raise ConfigurationError(
+            f"{name} {shown!r} has a character in its user-info that must be "
+            "percent-encoded: write / as %2F, # as %23, ? as %3F and @ as %40"
+        )
+
+
+def user_info_after_a_host(name: str, shown: object) -> ConfigurationError:
+    """The error for user-info given again after a broker URL's first host."""
+    return ConfigurationError(
+        f"{name} {shown!r} has user-info after its first host; user-info may "
+        "come only once, before the first host: "
+        "kafka://USER:PASSWORD@host1:9092;host2:9092"
+    )

@@ -20,6 +20,8 @@ from streamkit.credentials import (
     SASLCredentials,
     SSLCredentials,
     credentials_from_url,
+    redact_url,
+    user_info_after_a_host,
 )
 from streamkit.exceptions import ConfigurationError
 from streamkit.options import (
@@ -32,7 +34,6 @@ from streamkit.options import (
     int_at_least,
     positive_seconds,
 )
-from streamkit.transport import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -117,38 +118,6 @@ def _credentials(name: str, value: Any) -> Credentials:
     )
 
 
-def _check_user_info(name: str, url: str) -> None:
-    """Refuse user-info that would be split from the hosts in the wrong place.
-
-    The user-info is what comes before the last ``@`` of the hosts, and the
-    hosts end at the first ``/``, ``?`` or ``#`` (see
-    :func:`~streamkit.credentials.credentials_from_url`).  Messages show the
-    URL redacted: all before its last ``@`` may be a password.
-    """
-    rest = url.partition("://")[2]
-    first, last = rest.find("@"), rest.rfind("@")
-    if first < 0:
-        return
-    shown = redact_url(url)
-    # A second URL (h1;kafka://u:p@h2), or "@" then a host separator then
-    # "@" (u:p@h1;u2:p2@h2): more user-info after a host.
-    if "://" in rest[:last] or re.search(r"[;,]", rest[first:last]):
-        raise _user_info_after_a_host(name, shown)
-    if re.search(r"[/?#]", rest[:last]):
-        raise ConfigurationError(
-            f"{name} {shown!r} has a character in its user-info that must be "
-            "percent-encoded: write / as %2F, # as %23, ? as %3F and @ as %40"
-        )
-
-
-def _user_info_after_a_host(name: str, shown: object) -> ConfigurationError:
-    return ConfigurationError(
-        f"{name} {shown!r} has user-info after its first host; user-info may "
-        "come only once, before the first host: "
-        "kafka://USER:PASSWORD@host1:9092;host2:9092"
-    )
-
-
 def _split_hosts(name: str, url: str, hosts: str) -> list[str]:
     """``host:port`` per broker of a kafka URL, with the default port added."""
     found = []
@@ -179,7 +148,7 @@ def _broker_url(name: str, value: Any) -> tuple[str, SASLCredentials | None]:
         first, *others = (str(url) for url in value)
         if any("@" in url for url in others):
             # Joined, it would read as part of the first URL's password.
-            raise _user_info_after_a_host(name, [redact_url(str(u)) for u in value])
+            raise user_info_after_a_host(name, [redact_url(str(u)) for u in value])
         value = ";".join([first, *(url.partition("://")[2] or url for url in others)])
     if not isinstance(value, str):
         raise ConfigurationError(
@@ -187,8 +156,7 @@ def _broker_url(name: str, value: Any) -> tuple[str, SASLCredentials | None]:
             f"'memory://', got {value!r}"
         )
 
-    _check_user_info(name, value.strip())
-    url, credentials = credentials_from_url(value.strip())
+    url, credentials = credentials_from_url(value.strip(), name=name)
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep or scheme not in BROKER_SCHEMES:

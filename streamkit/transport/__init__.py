@@ -8,7 +8,7 @@ Kafka URL may carry SASL/PLAIN credentials as user-info
 
 from __future__ import annotations
 
-from ..credentials import credentials_from_url
+from ..credentials import credentials_from_url, redact_url
 from ..exceptions import ConfigurationError
 from .base import (
     TP,
@@ -37,18 +37,6 @@ __all__ = [
 ]
 
 SCHEMES = ("memory", "kafka")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its user-info replaced by ``***``, fit for logs and banners.
-
-    ``kafka://user:pw@h:1`` becomes ``kafka://***@h:1``.  Everything up to the
-    last ``@`` goes, so an unescaped ``@`` or ``/`` in a password cannot leak.
-    """
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
 
 
 def create_transport(

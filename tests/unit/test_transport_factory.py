@@ -66,6 +66,24 @@ def test_user_info_becomes_sasl_plain_and_never_shows() -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "kafka://alice:s3cr3t@h1:1;bob:s3cr3t2@h2:2",
+            "user-info after its first host",
+        ),
+        ("kafka://alice:s3/cr3t@h:9092", "must be percent-encoded"),
+    ],
+)
+def test_transports_refuse_misplaced_user_info_as_settings_do(url, said) -> None:
+    # create_transport reads user-info with the settings' parser, checks included.
+    with pytest.raises(ConfigurationError, match=said) as info:
+        create_transport(url)
+
+    assert "s3cr3t" not in str(info.value) and "s3" not in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("url", "shown"),
     [
         ("kafka://user:pw@h:1", "kafka://***@h:1"),
