@@ -71,6 +71,29 @@ def parse_for(text: str | None, declared: Any, serializer: str = "json") -> Any:
     return parsed
 
 
+def value_for(topic: Topic, text: str) -> Any:
+    """``text`` as a value of ``topic`` (see :func:`parse_for`)."""
+    return parse_for(text, topic.value_type, topic.codec.value_serializer)
+
+
+def frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame's rows as dicts; a named index is kept as a field.
+
+    Raises :class:`StreamkitError` when that index is also a column.
+    """
+    if all(name is None for name in frame.index.names):
+        return frame.to_dict(orient="records")
+    try:
+        frame = frame.reset_index()
+    except ValueError:
+        names = ", ".join(repr(n) for n in frame.index.names if n is not None)
+        raise StreamkitError(
+            f"the frame's index ({names}) is also one of its columns; drop one "
+            "of them (frame.reset_index(drop=True)) and send again."
+        ) from None
+    return frame.to_dict(orient="records")
+
+
 def keyed_records(
     values: list[Any], topic: Topic, key: Any = None, key_field: str | None = None
 ) -> list[tuple[Any, Any]]:

@@ -15,7 +15,6 @@ import argparse
 import ast
 import contextvars
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -30,6 +29,7 @@ from .export import export_current_notebook
 from .inspection import (
     agents_frame,
     check_records,
+    frame_rows,
     keyed_records,
     parse_for,
     read_last,
@@ -39,6 +39,7 @@ from .inspection import (
     show_frame,
     tables_frame,
     topics_frame,
+    value_for,
 )
 from .output import install_error_hook
 from .session import call_on_loop, describe, find_app, in_kernel, run_and_report
@@ -67,21 +68,6 @@ def _line_magic_parsers() -> dict[str, MagicParser]:
 
 PARSERS = {**_line_magic_parsers(), **handler_parsers(), **inspection_parsers()}
 FRAMES = {"agents": agents_frame, "tables": tables_frame, "topics": topics_frame}
-
-
-def _value_of(text: str, topic: Topic) -> Any:
-    return parse_for(text, topic.value_type, topic.codec.value_serializer)
-
-
-def _with_index_as_columns(frame: Any) -> Any:
-    try:
-        return frame.reset_index()
-    except ValueError:
-        names = ", ".join(repr(n) for n in frame.index.names if n is not None)
-        raise UsageError(
-            f"%%send: the frame's index ({names}) is also one of its columns; "
-            "drop one of them (frame.reset_index(drop=True)) and send again."
-        ) from None
 
 
 def _parse(magic: str, line: str) -> argparse.Namespace:
@@ -141,7 +127,8 @@ class StreamkitMagics(Magics):
             return self._peek(_parse("peek", line))
         if command == ["send"]:
             args = _parse("send", line)
-            self._send(args, lambda topic: [_value_of(args.value, topic)])
+            topic = self._send_target(args)
+            self._send(topic, args, [value_for(topic, args.value)])
             return None
         args = _parse("streamkit", line)
         app = find_app(self.shell, args.app)
@@ -190,19 +177,17 @@ class StreamkitMagics(Magics):
         An expression that fails to evaluate is sent as a line of text.
         """
         args = _parse("send_cell", line)
+        topic = self._send_target(args)
         frame = self._frame_of(cell)
-        if frame is not None:
-            if any(name is not None for name in frame.index.names):
-                frame = _with_index_as_columns(frame)
-            rows = frame.to_dict(orient="records")
-            self._send(args, lambda topic: rows)
-            return
-
-        lines = [text.strip() for text in cell.splitlines()]
-        self._send(
-            args,
-            lambda topic: [_value_of(text, topic) for text in lines if text],
-        )
+        if frame is None:
+            lines = (text.strip() for text in cell.splitlines())
+            values = [value_for(topic, text) for text in lines if text]
+        else:
+            try:
+                values = frame_rows(frame)
+            except StreamkitError as exc:
+                raise UsageError(f"%%send: {exc}") from None
+        self._send(topic, args, values)
 
     def _frame_of(self, cell: str) -> Any:
         """The DataFrame a one-expression cell evaluates to, else None."""
@@ -238,22 +223,21 @@ class StreamkitMagics(Magics):
         except StreamkitError as exc:
             raise UsageError(str(exc)) from None
 
-    def _send(
-        self, args: argparse.Namespace, values_for: Callable[[Topic], list[Any]]
-    ) -> None:
+    def _send_target(self, args: argparse.Namespace) -> Topic:
+        """The topic to send to, of an App that runs or is starting."""
         app = find_app(self.shell, args.app)
         if not (app.is_running or app.is_starting):
             raise UsageError(
                 f"cannot send to topic {args.topic!r}: {describe(app)} is not "
                 "running; %streamkit start first."
             )
-        topic = app.topics.get(args.topic) or call_on_loop(
-            lambda: app.topic(args.topic)
-        )
+        return app.topics.get(args.topic) or call_on_loop(lambda: app.topic(args.topic))
 
+    def _send(self, topic: Topic, args: argparse.Namespace, values: list[Any]) -> None:
+        app = topic.app
         try:
             records = keyed_records(
-                values_for(topic),
+                values,
                 topic,
                 key=parse_for(args.key, topic.key_type, topic.codec.key_serializer),
                 key_field=getattr(args, "key_field", None),
