@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exceptions import ExportError
+from ..wording import counted
 from .cells import CellCode
 from .source import Unit, awaits, loaded_names
 
@@ -46,7 +47,7 @@ class ExportedModule:
             (len(self.timers), "timer"),
             (len(self.tasks), "task"),
         ]
-        return ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts)
+        return ", ".join(counted(n, what) for n, what in counts)
 
     def write(self, path: str | Path) -> None:
         """Write the module's code to ``path``.
