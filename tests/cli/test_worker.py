@@ -117,8 +117,11 @@ async def assert_changelogs_hold(
 
 @pytest.mark.kafka
 async def test_worker_process_fills_tables_and_stops_cleanly_on_sigterm(
-    kafka_bootstrap, unique, tmp_path, spawn
+    private_kafka_bootstrap, unique, tmp_path, spawn
 ):
+    # The flights topic has a fixed name: a broker of its own keeps other
+    # tests' flights (and their load) out.
+    kafka_bootstrap = private_kafka_bootstrap
     app_id = f"cli-{unique}"
     url = f"kafka://{kafka_bootstrap}"
     module = write_flights_worker(tmp_path, app_id)
@@ -145,8 +148,11 @@ async def test_worker_process_fills_tables_and_stops_cleanly_on_sigterm(
 
 @pytest.mark.kafka
 async def test_two_worker_processes_share_the_work_of_one_app(
-    kafka_bootstrap, unique, tmp_path, spawn
+    private_kafka_bootstrap, unique, tmp_path, spawn
 ):
+    # The flights topic has a fixed name: a broker of its own keeps other
+    # tests' flights (and their load) out.
+    kafka_bootstrap = private_kafka_bootstrap
     app_id = f"cli-pair-{unique}"
     url = f"kafka://{kafka_bootstrap}"
     module = write_flights_worker(tmp_path, app_id)
